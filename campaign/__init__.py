@@ -1,0 +1,1 @@
+"""The Chorus domain: campaign manifest, languages, platforms, formats, ids, metric vocabulary and settings."""

@@ -1,0 +1,148 @@
+"""The publishing ledger: one row per variant x account, keyed by an idempotency key, written before any side effect.
+
+Every state change is a compare-and-set on the current state inside a transaction, and is appended to
+post_events, so two workers cannot both move a post forward and the history of each post can be audited.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import duckdb
+
+from warehouse.records import fetch_dicts
+
+STATES = ("planned", "uploading", "processing", "scheduled", "published", "failed", "unknown", "held", "cancelled")
+# States from which nothing more will happen without a person.
+TERMINAL = {"published", "failed", "cancelled"}
+# Posts that are on the platform and have metrics to pull.
+LIVE = {"published", "scheduled"}
+
+
+class StaleTransition(Exception):
+    """The post was not in the expected state: another worker moved it, so this one must not act."""
+
+
+@dataclass(frozen=True)
+class PlannedPost:
+    idempotency_key: str
+    campaign_id: str
+    asset_id: str
+    variant_id: str
+    language: str
+    format: str
+    account_id: str
+    platform: str
+    organisation_id: str
+    country: str
+    sandbox: bool
+    scheduled_at: dt.datetime
+
+
+class Ledger:
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+
+    def plan(self, posts: Iterable[PlannedPost]) -> int:
+        """Insert posts not yet in the ledger; an existing key is left exactly as it is. Returns how many were new."""
+        new = 0
+        for p in posts:
+            cur = self.con.execute(
+                """INSERT INTO posts (idempotency_key, campaign_id, asset_id, variant_id, language, format, account_id,
+                       platform, organisation_id, country, sandbox, scheduled_at, state)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned')
+                   ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key""",
+                [p.idempotency_key, p.campaign_id, p.asset_id, p.variant_id, p.language, p.format, p.account_id,
+                 p.platform, p.organisation_id, p.country, p.sandbox, p.scheduled_at],
+            )
+            if cur.fetchall():
+                new += 1
+                self._event(p.idempotency_key, None, "planned", f"scheduled for {p.scheduled_at.isoformat()}")
+        return new
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        rows = fetch_dicts(self.con, "SELECT * FROM posts WHERE idempotency_key = ?", [key])
+        if not rows:
+            return None
+        row = rows[0]
+        if isinstance(row.get("platform_ref"), str):
+            row["platform_ref"] = json.loads(row["platform_ref"])
+        return row
+
+    def transition(self, key: str, to_state: str, *, expect: Iterable[str], detail: str | None = None,
+                   **fields: Any) -> dict[str, Any]:
+        """Move a post to `to_state` only if it is in one of `expect`; other columns in `fields` are set too."""
+        if to_state not in STATES:
+            raise ValueError(f"unknown post state {to_state!r}")
+        expect = list(expect)
+        allowed = {"platform_post_id", "platform_ref", "post_url", "error_kind", "last_error", "published_at",
+                   "scheduled_at", "attempts"}
+        bad = set(fields) - allowed
+        if bad:
+            raise ValueError(f"cannot set {sorted(bad)} on a post")
+        sets = ["state = ?", "updated_at = now()"]
+        params: list[Any] = [to_state]
+        for name, value in fields.items():
+            if name == "platform_ref" and value is not None and not isinstance(value, str):
+                value = json.dumps(value)
+            sets.append(f"{name} = ?")
+            params.append(value)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            current = self.con.execute("SELECT state FROM posts WHERE idempotency_key = ?", [key]).fetchone()
+            if current is None:
+                raise KeyError(key)
+            if current[0] not in expect:
+                raise StaleTransition(f"post {key} is {current[0]}, expected one of {expect}")
+            self.con.execute(f"UPDATE posts SET {', '.join(sets)} WHERE idempotency_key = ?", params + [key])
+            self._event(key, current[0], to_state, detail)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return self.get(key)  # type: ignore[return-value]
+
+    def bump_attempts(self, key: str) -> None:
+        self.con.execute("UPDATE posts SET attempts = attempts + 1, updated_at = now() WHERE idempotency_key = ?", [key])
+
+    def due(self, now: dt.datetime, campaign_id: str | None = None) -> list[dict[str, Any]]:
+        """Posts that Chorus must act on now: planned and due, or interrupted mid-way (uploading, processing, unknown)."""
+        sql = """SELECT * FROM posts WHERE (
+                     (state = 'planned' AND scheduled_at <= ?)
+                     OR state IN ('uploading', 'processing', 'unknown'))"""
+        params: list[Any] = [now]
+        if campaign_id:
+            sql += " AND campaign_id = ?"
+            params.append(campaign_id)
+        rows = fetch_dicts(self.con, sql + " ORDER BY scheduled_at, idempotency_key", params)
+        for row in rows:
+            if isinstance(row.get("platform_ref"), str):
+                row["platform_ref"] = json.loads(row["platform_ref"])
+        return rows
+
+    def planned_natively_schedulable(self, campaign_id: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM posts WHERE state = 'planned'"
+        params: list[Any] = []
+        if campaign_id:
+            sql += " AND campaign_id = ?"
+            params.append(campaign_id)
+        return fetch_dicts(self.con, sql + " ORDER BY scheduled_at", params)
+
+    def live(self, campaign_id: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM posts WHERE state IN ('published', 'scheduled') AND platform_post_id IS NOT NULL"
+        params: list[Any] = []
+        if campaign_id:
+            sql += " AND campaign_id = ?"
+            params.append(campaign_id)
+        return fetch_dicts(self.con, sql + " ORDER BY published_at", params)
+
+    def history(self, key: str) -> list[dict[str, Any]]:
+        return fetch_dicts(self.con, "SELECT * FROM post_events WHERE idempotency_key = ? ORDER BY at", [key])
+
+    def _event(self, key: str, from_state: str | None, to_state: str, detail: str | None) -> None:
+        self.con.execute(
+            "INSERT INTO post_events (idempotency_key, at, from_state, to_state, detail) VALUES (?, now(), ?, ?, ?)",
+            [key, from_state, to_state, detail],
+        )
