@@ -33,6 +33,12 @@ class Settings:
     force_sandbox: bool = False
     render_workers: int = 0
     http_timeout_s: float = 30.0
+    # Publishing: retries of a failed idempotent call, the base of the jittered backoff, the pause between
+    # processing-status polls, and a factor on every rate-limit window (tests shrink waits with these).
+    http_retries: int = 5
+    http_backoff_s: float = 1.0
+    poll_interval_s: float = 5.0
+    rate_window_scale: float = 1.0
 
     @property
     def outputs_dir(self) -> Path:
@@ -60,4 +66,8 @@ class Settings:
             force_sandbox=env.get("CHORUS_SANDBOX", "").lower() in {"1", "true", "yes"},
             render_workers=int(env.get("CHORUS_RENDER_WORKERS", "0") or 0),
             http_timeout_s=float(env.get("CHORUS_HTTP_TIMEOUT", "30")),
+            http_retries=int(env.get("CHORUS_HTTP_RETRIES", "5")),
+            http_backoff_s=float(env.get("CHORUS_HTTP_BACKOFF", "1")),
+            poll_interval_s=float(env.get("CHORUS_POLL_INTERVAL", "5")),
+            rate_window_scale=float(env.get("CHORUS_RATE_WINDOW_SCALE", "1")),
         )

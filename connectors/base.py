@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Protocol
 
 from campaign.manifest import Account
+from connectors.redaction import redact
 
 
 class ErrorKind(str, Enum):
@@ -26,11 +27,19 @@ class ConnectorError(Exception):
                  retry_after_s: float | None = None, status: int | None = None):
         self.kind = kind
         self.platform = platform
-        self.message = message
-        self.reason = reason
+        # A platform can echo a token back in its error body: nothing secret may reach a message.
+        self.message = redact(message)
+        self.reason = redact(reason) if reason else None
         self.retry_after_s = retry_after_s
         self.status = status
-        super().__init__(f"{platform}: {message}" + (f" (platform reason: {reason})" if reason else ""))
+        super().__init__(f"{platform}: {self.message}" + (f" (platform reason: {self.reason})" if self.reason else ""))
+
+    def __reduce__(self):  # picklable (Prefect moves exceptions between processes)
+        return (_rebuild_error, (self.kind, self.platform, self.message, self.reason, self.retry_after_s, self.status))
+
+
+def _rebuild_error(kind, platform, message, reason, retry_after_s, status) -> ConnectorError:
+    return ConnectorError(kind, platform, message, reason=reason, retry_after_s=retry_after_s, status=status)
 
 
 @dataclass(frozen=True)
@@ -56,10 +65,39 @@ class PostContent:
 
 @dataclass(frozen=True)
 class PublishResult:
+    """Where a post stands on the platform.
+
+    published: live; scheduled: accepted with a native publish time (live later without Chorus);
+    processing: accepted, the platform is still working on it; call `publish` again with `ref` to go on.
+    """
+
     state: Literal["published", "scheduled", "processing"]
     platform_post_id: str | None
     ref: dict[str, Any] = field(default_factory=dict)
     url: str | None = None
+    published_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class AccountCheck:
+    """Whether an account can post now, in words for the comms officer (`chorus accounts`)."""
+
+    account_id: str
+    platform: str
+    ok: bool
+    message: str
+    kind: ErrorKind | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleWindow:
+    """How far ahead a platform accepts a native publish time (earliest and latest lead from now)."""
+
+    min_lead: dt.timedelta
+    max_lead: dt.timedelta
+
+    def accepts(self, when: dt.datetime, now: dt.datetime) -> bool:
+        return now + self.min_lead <= when <= now + self.max_lead
 
 
 @dataclass(frozen=True)
@@ -74,6 +112,10 @@ SaveRef = Callable[[dict[str, Any]], None]
 
 
 class Connector(Protocol):
+    """One platform account. Optional extras a connector may have (the publishing stage uses getattr):
+    `schedule_window: ScheduleWindow` (native scheduling), `daily_post_cap: int | None` (posts per rolling 24 h
+    the platform allows through its API), `check() -> AccountCheck`, `reschedule(ref, when) -> PublishResult`."""
+
     platform: str
     # The vocabulary its metric names come from (the platform, or "sandbox").
     metric_vocabulary: str
@@ -85,7 +127,9 @@ class Connector(Protocol):
         next side effect."""
 
     def reconcile(self, content: PostContent, ref: dict[str, Any]) -> PublishResult | None:
-        """After an unknown outcome: the post as the platform has it, or None when it certainly does not exist."""
+        """After an unknown outcome or an interrupted run: the post as the platform has it (published, scheduled,
+        or processing when an accepted upload can be resumed with `ref`), or None when it certainly does not
+        exist. Raises ConnectorError when the platform cannot tell now (the post stays unknown)."""
 
     def fetch_metrics(self, posts: list[tuple[str, dt.datetime | None]]) -> list[MetricReading]:
         """Current metrics for (platform_post_id, published_at) pairs; a metric not available yet is left out."""
