@@ -139,10 +139,10 @@ class Ledger:
         return fetch_dicts(self.con, sql + " ORDER BY published_at", params)
 
     def history(self, key: str) -> list[dict[str, Any]]:
-        return fetch_dicts(self.con, "SELECT * FROM post_events WHERE idempotency_key = ? ORDER BY at", [key])
+        return fetch_dicts(self.con, "SELECT * FROM post_events WHERE idempotency_key = ? ORDER BY occurred_at", [key])
 
     def _event(self, key: str, from_state: str | None, to_state: str, detail: str | None) -> None:
         self.con.execute(
-            "INSERT INTO post_events (idempotency_key, at, from_state, to_state, detail) VALUES (?, now(), ?, ?, ?)",
+            "INSERT INTO post_events (idempotency_key, occurred_at, from_state, to_state, detail) VALUES (?, now(), ?, ?, ?)",
             [key, from_state, to_state, detail],
         )

@@ -116,7 +116,7 @@ CREATE TABLE posts (
 
 CREATE TABLE post_events (
     idempotency_key VARCHAR NOT NULL,
-    at              TIMESTAMPTZ NOT NULL DEFAULT now(),
+    occurred_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
     from_state      VARCHAR,
     to_state        VARCHAR NOT NULL,
     detail          VARCHAR

@@ -1,0 +1,1 @@
+"""Flows: Prefect flows and tasks, events, deployment wiring and the `chorus` command; plain stage functions beside them."""

@@ -1,0 +1,292 @@
+"""The `chorus` command: the contract users and tests rely on (see DESIGN.md). One clear line on failure, progress for long work."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from campaign.errors import ChorusError, ManifestError
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "first-vote" / "campaign.yaml"
+
+
+def _prepare_prefect(verbose: bool) -> None:
+    """Embedded defaults for Prefect, set before it is imported: state under CHORUS_HOME, no telemetry, quiet logs."""
+    home = Path(os.environ.get("CHORUS_HOME", ".chorus")).expanduser().resolve()
+    os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
+    Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[None]:
+    """A progress bar for long stages, fed by the stages' progress hook."""
+    from flows import prefect_flows
+
+    if not enabled:
+        yield
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=False) as bar:
+        tasks: dict[str, int] = {}
+
+        def hook(label: str, done: int, total: int) -> None:
+            group = label.split(" ")[0]
+            if group not in tasks:
+                tasks[group] = bar.add_task(label, total=total)
+            bar.update(tasks[group], completed=done, total=total, description=label)
+
+        prefect_flows.PROGRESS["hook"] = hook
+        try:
+            yield
+        finally:
+            prefect_flows.PROGRESS["hook"] = lambda *a: None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from campaign.manifest import load_manifest
+    from campaign.plan import variants_for
+
+    m = load_manifest(args.manifest)
+    variants = sum(len(variants_for(m, a)) for a in m.assets)
+    print(f"{args.manifest}: valid — campaign {m.id!r}, {len(m.assets)} asset(s), {len(m.languages)} language(s), "
+          f"{len(m.countries)} countr{'y' if len(m.countries) == 1 else 'ies'}, {len(m.accounts)} account(s), "
+          f"{variants} variant(s) to render")
+    missing = [str(m.asset_path(a)) for a in m.assets if not m.asset_path(a).is_file()]
+    for path in missing:
+        print(f"warning: video file not found yet: {path}", file=sys.stderr)
+    return 0
+
+
+def _run_campaign(manifest_path: Path, post_now: bool, quiet: bool) -> list[dict]:
+    from flows import prefect_flows
+
+    with _progress(not quiet):
+        return prefect_flows.campaign_flow(str(manifest_path), post_now=post_now)
+
+
+def _print_outcomes(outcomes: list[dict]) -> int:
+    failed = 0
+    for o in outcomes:
+        if o.get("status") == "failed":
+            failed += 1
+            print(f"✗ {o['asset']}: failed — {o['error']}")
+        else:
+            print(f"✓ {o['asset']}: {len(o.get('rendered', []))} variant(s) rendered, {o.get('posts_planned', 0)} post(s) planned")
+            for f in o.get("failed", []):
+                print(f"  ✗ variant {f['variant']}: {f['error']}")
+    return failed
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from campaign.manifest import load_manifest
+
+    load_manifest(args.manifest)  # fail fast, before Prefect starts, on an invalid manifest
+    _prepare_prefect(args.verbose)
+    outcomes = _run_campaign(Path(args.manifest), args.post_now, args.quiet)
+    failed = _print_outcomes(outcomes)
+    if failed:
+        print(f"{failed} of {len(outcomes)} asset(s) failed; fix them and run `chorus run` again "
+              "(finished assets are not redone, posts are never planned twice)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_publish_due(args: argparse.Namespace) -> int:
+    _prepare_prefect(args.verbose)
+    from flows import prefect_flows
+
+    with _progress(not args.quiet):
+        result = prefect_flows.publish_due_flow(args.campaign)
+    print(f"published {result['published']}, failed {result['failed']}, outcome unknown {result['unknown']}")
+    for d in result["details"]:
+        if d["state"] not in {"published", "scheduled"}:
+            print(f"  ✗ {d['account']}: {d['error']}")
+    return 0 if result["failed"] == 0 and result["unknown"] == 0 else 1
+
+
+def cmd_metrics_pull(args: argparse.Namespace) -> int:
+    _prepare_prefect(args.verbose)
+    from flows import prefect_flows
+
+    result = prefect_flows.metrics_pull_flow(args.campaign)
+    print(f"pulled {result['snapshots']} metric value(s) for {result['posts']} live post(s)")
+    for e in result["errors"]:
+        print(f"  ✗ {e}", file=sys.stderr)
+    return 0 if not result["errors"] else 1
+
+
+def _report_text(campaign_id: str, fmt: str) -> str:
+    from campaign.settings import Settings
+    from flows.stage_report import render_table
+    from warehouse import db
+    from warehouse.report import build_report
+
+    con = db.connect(Settings.from_env().warehouse_path, read_only=True)
+    try:
+        report = build_report(con, campaign_id)
+    finally:
+        con.close()
+    if fmt == "json":
+        return json.dumps({"campaign": report.campaign_id, "breakdown": report.breakdown, "kpis": report.kpis},
+                          default=str, indent=2)
+    if fmt == "csv":
+        import csv
+        import io
+
+        buf = io.StringIO()
+        rows = report.breakdown
+        if rows:
+            w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        return buf.getvalue()
+    return render_table(report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    for fmt in args.format.split(","):
+        if fmt not in {"table", "csv", "json"}:
+            raise ChorusError(f"unknown report format {fmt!r}", "use --format table, csv or json")
+        print(_report_text(args.campaign, fmt))
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from campaign.settings import Settings
+    from warehouse import db
+
+    con = db.connect(Settings.from_env().warehouse_path, read_only=True)
+    try:
+        try:
+            cur = con.execute(args.sql)
+        except duckdb.Error as err:
+            text = str(err)
+            if "read-only" in text or "read only" in text:
+                raise ChorusError("`chorus query` is read-only: the statement would change the warehouse",
+                                  "use SELECT (or DESCRIBE/SHOW); the warehouse is written only by Chorus's stages") from None
+            raise ChorusError(f"query failed: {text.splitlines()[0]}", "check the SQL; `chorus query \"show tables\"` lists the tables") from None
+        if cur.description is None:
+            return 0
+        cols = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+    finally:
+        con.close()
+    if args.csv:
+        import csv
+
+        w = csv.writer(sys.stdout)
+        w.writerow(cols)
+        w.writerows(rows)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(*cols)
+        for r in rows:
+            t.add_row(*("" if v is None else str(v) for v in r))
+        Console(width=max(120, Console().width)).print(t)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from campaign.settings import Settings
+
+    os.environ.setdefault("CHORUS_SANDBOX_SPEED", "3600")
+    settings = Settings.from_env()
+    print(f"Chorus demo: the example campaign {EXAMPLE.relative_to(EXAMPLE.parents[2])} on sandbox accounts "
+          "(simulated platforms: nothing is posted anywhere).")
+    _prepare_prefect(args.verbose)
+    t0 = time.monotonic()
+    outcomes = _run_campaign(EXAMPLE, True, args.quiet)
+    failed = _print_outcomes(outcomes)
+    from flows import prefect_flows
+
+    with _progress(not args.quiet):
+        published = prefect_flows.publish_due_flow("first-vote")
+    print(f"published {published['published']} sandbox post(s)")
+    # Sandbox time runs at CHORUS_SANDBOX_SPEED: a few real seconds are a few simulated hours of engagement.
+    time.sleep(2)
+    pulled = prefect_flows.metrics_pull_flow("first-vote")
+    print(f"pulled {pulled['snapshots']} metric value(s)")
+    print(_report_text("first-vote", "table"))
+    print("Where things are:")
+    print(f"  variants and captions: {Path(settings.store_url).resolve() / 'campaigns' / 'first-vote'}")
+    print(f"  warehouse (DuckDB):    {settings.warehouse_path.resolve()}")
+    print(f"  try: chorus query \"select platform, language, state, post_url from posts\"")
+    print(f"finished in {time.monotonic() - t0:.0f} s")
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="chorus", description="Captions, language variants, exactly-once publishing and impact metrics for campaign videos.")
+    p.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("demo", help="the whole pipeline on the bundled example campaign (sandbox accounts)")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("validate", help="check a campaign manifest; every error names the field and what is allowed")
+    s.add_argument("manifest")
+    s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("run", help="caption -> variants -> schedule for every asset of a campaign")
+    s.add_argument("manifest")
+    s.add_argument("--post-now", action="store_true", help="make every post due now instead of at its local slot")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("publish-due", help="publish the posts that are due now")
+    s.add_argument("--campaign", default=None)
+    s.set_defaults(func=cmd_publish_due)
+
+    s = sub.add_parser("metrics", help="metric pulls")
+    msub = s.add_subparsers(dest="metrics_command", required=True, metavar="ACTION")
+    m = msub.add_parser("pull", help="pull metrics for every live post into the warehouse")
+    m.add_argument("--campaign", default=None)
+    m.set_defaults(func=cmd_metrics_pull)
+
+    s = sub.add_parser("report", help="impact against objectives")
+    s.add_argument("campaign")
+    s.add_argument("--format", default="table", help="table, csv or json (comma-separated for several)")
+    s.add_argument("--html", default=None, help="also write a self-contained HTML page")
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("query", help="read-only SQL on the warehouse")
+    s.add_argument("sql")
+    s.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    s.set_defaults(func=cmd_query)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ManifestError as err:
+        print(f"error: {err.line}", file=sys.stderr)
+        for issue in err.issues:
+            print(f"  - {issue}", file=sys.stderr)
+        return 2
+    except ChorusError as err:
+        print(f"error: {err.line}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
