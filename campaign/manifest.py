@@ -295,54 +295,6 @@ class Manifest(_Model):
                     raise ValueError(f"formats.{platform}: {fmt!r} is not a format; allowed: {', '.join(FORMATS)}")
         return value
 
-    @model_validator(mode="after")
-    def _cross_references(self) -> "Manifest":
-        problems: list[str] = []
-        langs = set(self.languages)
-        orgs = {o.id for o in self.organisations}
-        countries = {c.code for c in self.countries}
-        _unique(problems, "organisations", [o.id for o in self.organisations])
-        _unique(problems, "accounts", [a.id for a in self.accounts])
-        _unique(problems, "assets", [a.id for a in self.assets])
-        _unique(problems, "objectives", [o.id for o in self.objectives])
-        _unique(problems, "countries", [c.code for c in self.countries])
-        for i, c in enumerate(self.countries):
-            for lang in c.languages:
-                if lang not in langs:
-                    problems.append(f"countries[{i}].languages: {lang!r} is not in the campaign's languages {sorted(langs)}")
-        for i, a in enumerate(self.accounts):
-            if a.organisation not in orgs:
-                problems.append(f"accounts[{i}].organisation: {a.organisation!r} is not an organisation; allowed: {sorted(orgs)}")
-            for c in a.countries:
-                if c not in countries:
-                    problems.append(f"accounts[{i}].countries: {c!r} is not in the campaign's countries {sorted(countries)}")
-            for lang in a.languages:
-                if lang not in langs:
-                    problems.append(f"accounts[{i}].languages: {lang!r} is not in the campaign's languages {sorted(langs)}")
-        for i, a in enumerate(self.assets):
-            if a.language not in langs:
-                problems.append(f"assets[{i}].language: {a.language!r} is not in the campaign's languages {sorted(langs)}")
-            for lang in list(a.captions) + list(a.translations):
-                if lang not in langs:
-                    problems.append(f"assets[{i}]: caption/translation language {lang!r} is not in the campaign's languages {sorted(langs)}")
-        for i, o in enumerate(self.objectives):
-            for j, k in enumerate(o.kpis):
-                for c in k.countries:
-                    if c not in countries:
-                        problems.append(f"objectives[{i}].kpis[{j}].countries: {c!r} is not in the campaign's countries {sorted(countries)}")
-                for lang in k.languages:
-                    if lang not in langs:
-                        problems.append(f"objectives[{i}].kpis[{j}].languages: {lang!r} is not in the campaign's languages {sorted(langs)}")
-        for c in self.schedule.country_slots:
-            if c not in countries:
-                problems.append(f"schedule.country_slots: {c!r} is not in the campaign's countries {sorted(countries)}")
-        for lang in self.posts:
-            if lang not in langs:
-                problems.append(f"posts: {lang!r} is not in the campaign's languages {sorted(langs)}")
-        if problems:
-            raise ValueError("\n".join(problems))
-        return self
-
     # --- lookups -------------------------------------------------------------
 
     @property
@@ -382,6 +334,73 @@ def _unique(problems: list[str], field: str, ids: list[str]) -> None:
         seen.add(i)
 
 
+def _try(fn, value):
+    try:
+        return fn(value)
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _dicts(value: Any) -> list[dict]:
+    return [v if isinstance(v, dict) else {} for v in _list(value)]
+
+
+def cross_reference_problems(data: dict) -> list[str]:
+    """Checks between sections (an account's organisation exists, its languages are the campaign's...).
+
+    Run on the raw data, item by item, so these problems are reported in the same pass as field errors:
+    a user fixing a manifest sees every problem at once, not one layer at a time.
+    """
+    problems: list[str] = []
+    langs = {x for x in (_try(_lang, v) for v in _list(data.get("languages"))) if x}
+    orgs = {o.get("id") for o in _dicts(data.get("organisations"))}
+    countries = {x for x in (_try(_country, c.get("code")) for c in _dicts(data.get("countries"))) if x}
+    _unique(problems, "organisations", [o.get("id") for o in _dicts(data.get("organisations"))])
+    _unique(problems, "accounts", [a.get("id") for a in _dicts(data.get("accounts"))])
+    _unique(problems, "assets", [a.get("id") for a in _dicts(data.get("assets"))])
+    _unique(problems, "objectives", [o.get("id") for o in _dicts(data.get("objectives"))])
+    _unique(problems, "countries", [_try(_country, c.get("code")) for c in _dicts(data.get("countries"))])
+
+    def check_langs(where: str, values: Any) -> None:
+        for v in _list(values):
+            tag = _try(_lang, v)
+            if tag and langs and tag not in langs:
+                problems.append(f"{where}: {tag!r} is not in the campaign's languages {sorted(langs)}")
+
+    def check_countries(where: str, values: Any) -> None:
+        for v in _list(values):
+            code = _try(_country, v)
+            if code and countries and code not in countries:
+                problems.append(f"{where}: {code!r} is not in the campaign's countries {sorted(countries)}")
+
+    for i, c in enumerate(_dicts(data.get("countries"))):
+        check_langs(f"countries[{i}].languages", c.get("languages"))
+    for i, a in enumerate(_dicts(data.get("accounts"))):
+        if orgs and "organisation" in a and a["organisation"] not in orgs:
+            problems.append(f"accounts[{i}].organisation: {a['organisation']!r} is not an organisation; allowed: {sorted(o for o in orgs if o)}")
+        check_countries(f"accounts[{i}].countries", a.get("countries"))
+        check_langs(f"accounts[{i}].languages", a.get("languages"))
+    for i, a in enumerate(_dicts(data.get("assets"))):
+        check_langs(f"assets[{i}].language", [a.get("language")])
+        for field in ("captions", "translations"):
+            if isinstance(a.get(field), dict):
+                check_langs(f"assets[{i}].{field}", list(a[field]))
+    for i, o in enumerate(_dicts(data.get("objectives"))):
+        for j, k in enumerate(_dicts(o.get("kpis"))):
+            check_countries(f"objectives[{i}].kpis[{j}].countries", k.get("countries"))
+            check_langs(f"objectives[{i}].kpis[{j}].languages", k.get("languages"))
+    schedule = data.get("schedule") if isinstance(data.get("schedule"), dict) else {}
+    if isinstance(schedule.get("country_slots"), dict):
+        check_countries("schedule.country_slots", list(schedule["country_slots"]))
+    if isinstance(data.get("posts"), dict):
+        check_langs("posts", list(data["posts"]))
+    return problems
+
+
 def _format_errors(err: ValidationError) -> list[str]:
     out = []
     for e in err.errors():
@@ -393,27 +412,35 @@ def _format_errors(err: ValidationError) -> list[str]:
             if msg.startswith(prefix):
                 msg = msg[len(prefix):]
         value = e.get("input")
+        if e["loc"] and e["loc"][-1] == "credentials":
+            value = "<hidden>"  # possibly a pasted token: never echo it
         if e["type"] == "missing":
             out.append(f"{loc}: missing; this field is required")
         elif e["type"] == "extra_forbidden":
             out.append(f"{loc}: unknown field; remove it or check its spelling")
         elif "\n" in msg:
             out.extend(line if ":" in line.split(" ")[0] else f"{loc}: {line}" for line in msg.split("\n"))
-        elif e["type"] in {"enum", "literal_error"} or msg.startswith(repr(value)) or not loc:
+        elif e["type"] in {"enum", "literal_error"}:
+            out.append(f"{loc}: {value!r} is not allowed; allowed: {e.get('ctx', {}).get('expected', msg)}")
+        elif msg.startswith(repr(value)) or not loc or isinstance(value, (dict, list)):
             out.append(f"{loc}: {msg}" if loc else msg)
         else:
-            shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
-            out.append(f"{loc}: {shown} — {msg}")
+            out.append(f"{loc}: {value!r} — {msg}")
     return out
 
 
 def parse_manifest(data: Any, *, source: str = "<manifest>", base_dir: Path | None = None) -> Manifest:
     if not isinstance(data, dict):
         raise ManifestError(source, ["the manifest must be a YAML mapping with campaign, organisations, languages, ... at the top"])
+    problems: list[str] = []
+    manifest = None
     try:
         manifest = Manifest.model_validate(data)
     except ValidationError as err:
-        raise ManifestError(source, _format_errors(err)) from None
+        problems.extend(_format_errors(err))
+    problems.extend(p for p in cross_reference_problems(data) if p not in problems)
+    if problems:
+        raise ManifestError(source, problems)
     return manifest.model_copy(update={"base_dir": base_dir or Path(".")})
 
 

@@ -59,9 +59,9 @@ def slot_times(manifest: Manifest, country: str, after: dt.datetime) -> list[dt.
         for slot in manifest.schedule.slots_for(country):
             hh, mm = (int(x) for x in slot.split(":"))
             local = dt.datetime(day.year, day.month, day.day, hh, mm, tzinfo=zone)
+            # fold=0: a time in the spring-forward gap maps past the gap (02:30 -> 03:30), a repeated
+            # autumn time to its first occurrence, so every slot happens exactly once.
             instant = local.astimezone(dt.timezone.utc)
-            if instant.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
-                instant = local.replace(fold=1).astimezone(dt.timezone.utc)
             if instant > after:
                 out.append(instant)
         day += dt.timedelta(days=1)

@@ -170,9 +170,10 @@ class S3Store:
             raise
 
     def list(self, prefix: str = "") -> list[str]:
-        full = self._key(prefix) if prefix else (self.prefix + "/" if self.prefix else "")
-        if prefix and prefix.endswith("/"):
-            full += "/"
+        root = self.prefix + "/" if self.prefix else ""
+        full = root
+        if prefix:
+            full = self._key(prefix.rstrip("/")) + ("/" if prefix.endswith("/") else "")
         out = []
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
             for obj in page.get("Contents", []):
