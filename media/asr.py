@@ -228,6 +228,52 @@ def _clean_words(raw_words: list[Any], duration: float) -> tuple[Word, ...]:
     return tuple(out)
 
 
+_FRAME_S = 0.01
+
+
+def _frame_energy(audio: np.ndarray) -> tuple[np.ndarray, float]:
+    """RMS per 10 ms frame and the level below which a frame counts as silence (from the track's own noise floor)."""
+    hop = int(SAMPLE_RATE * _FRAME_S)
+    n = len(audio) // hop
+    if n == 0:
+        return np.zeros(0), 0.0
+    frames = audio[: n * hop].reshape(n, hop).astype(np.float64)
+    rms = np.sqrt(np.mean(frames * frames, axis=1))
+    floor = float(np.percentile(rms, 10))
+    peak = float(np.percentile(rms, 99))
+    return rms, max(floor * 4.0, peak * 0.02, 1e-4)
+
+
+def _snap_to_speech(words: tuple[Word, ...], energy: np.ndarray, threshold: float) -> tuple[Word, ...]:
+    """Move word edges that Whisper placed in silence onto the speech itself.
+
+    Whisper (and VAD padding) often starts the first word of a phrase in the silence before it; on a track
+    with real silence between phrases that shows a caption early. A word is only ever shortened, never moved
+    past its own end, so on a noisy track with no silence nothing changes.
+    """
+    if energy.size == 0:
+        return words
+    out = []
+    for w in words:
+        a, b = int(w.start / _FRAME_S), max(int(w.start / _FRAME_S), int(np.ceil(w.end / _FRAME_S)) - 1)
+        b = min(b, energy.size - 1)
+        if a > b:
+            out.append(w)
+            continue
+        loud = np.nonzero(energy[a:b + 1] > threshold)[0]
+        if loud.size == 0:
+            out.append(w)
+            continue
+        start = (a + int(loud[0])) * _FRAME_S
+        end = (a + int(loud[-1]) + 1) * _FRAME_S
+        start, end = max(w.start, start), min(w.end, end)
+        if end - start < 0.05:
+            out.append(w)
+            continue
+        out.append(Word(round(start, 3), round(end, 3), w.text, w.probability))
+    return tuple(out)
+
+
 def transcribe_audio(audio: np.ndarray, duration_s: float, language: str | None, settings: AsrSettings,
                      *, source: str = "audio") -> Transcript:
     """Recognise speech in 16 kHz mono audio; `language` is a BCP-47 tag or None to detect it."""
@@ -257,11 +303,12 @@ def transcribe_audio(audio: np.ndarray, duration_s: float, language: str | None,
         # Each asset is short; not conditioning on earlier text avoids repetition loops on synthetic speech.
         condition_on_previous_text=False,
     )
+    energy, threshold = _frame_energy(audio)
     sentences = []
     for seg in segments:
         if seg.start >= duration_s:
             break
-        words = _clean_words(list(seg.words or []), duration_s)
+        words = _snap_to_speech(_clean_words(list(seg.words or []), duration_s), energy, threshold)
         if not words and settings.word_timestamps:
             continue
         text = seg.text.strip()

@@ -132,7 +132,7 @@ def _layout(words: list[Word], i: int, j: int, rules: CaptionRules, lang: str, j
     def best(start: int, lines_left: int) -> tuple[float, tuple[str, ...]] | None:
         rest = _text(words, start, j, join)
         if len(rest) <= n:
-            return (0.0, (rest,))
+            return (3.0 * sum(1 for k in range(start, j - 1) if _SENTENCE_END.search(words[k].text)), (rest,))
         if lines_left <= 1:
             return None
         found: tuple[float, tuple[str, ...]] | None = None
@@ -145,7 +145,9 @@ def _layout(words: list[Word], i: int, j: int, rules: CaptionRules, lang: str, j
                 continue
             # Prefer a good break, and two lines of similar length (a bottom-heavy pair reads best).
             balance = abs(len(line) - len(tail[1][0])) / n
-            cost = _break_cost(words, end - 1, lang) + 2.0 * balance + tail[0]
+            # A sentence that ends mid-line while the next one runs on reads badly: keep sentences on their own lines.
+            mixed = 3.0 * sum(1 for k in range(start, end - 1) if _SENTENCE_END.search(words[k].text))
+            cost = _break_cost(words, end - 1, lang) + 2.0 * balance + mixed + tail[0]
             if found is None or cost < found[0]:
                 found = (cost, (line,) + tail[1])
         return found
@@ -281,7 +283,7 @@ class RuleIssue:
 
 
 def check_cues(cues: list[Cue], rules: CaptionRules | None = None, *, video_duration: float | None = None,
-               tolerance_s: float = 0.05) -> list[RuleIssue]:
+               tolerance_s: float = 0.05, language: str | None = None) -> list[RuleIssue]:
     """Every rule a list of cues breaks. Timing, overlap and line rules are errors; reading speed and length are warnings."""
     rules = rules or CaptionRules()
     issues: list[RuleIssue] = []
@@ -299,7 +301,8 @@ def check_cues(cues: list[Cue], rules: CaptionRules | None = None, *, video_dura
         if len(lines) > rules.max_lines:
             issues.append(RuleIssue(n, "line count", f"has {len(lines)} lines; at most {rules.max_lines} allowed"))
         for k, line in enumerate(lines, start=1):
-            if len(line) > rules.max_chars_per_line and " " in line.strip():
+            # A single word longer than a line cannot be broken (except in scripts written without spaces).
+            if len(line) > rules.max_chars_per_line and (" " in line.strip() or joiner(language) == ""):
                 issues.append(RuleIssue(n, "line length", f"line {k} has {len(line)} characters; at most {rules.max_chars_per_line} allowed"))
         dur = cue.end - cue.start
         if dur > 0:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -45,29 +46,72 @@ def to_vtt(cues: list[Cue]) -> str:
     return _to_ssa(cues).to_string("vtt")
 
 
+JSON_VERSION = 1
+
+
 def to_json(cues: list[Cue], **meta) -> str:
-    return json.dumps({**meta, "cues": [asdict(c) for c in cues]}, ensure_ascii=False, indent=1)
+    """Cues with their words (for highlighting the spoken word) and any metadata (language, origin, provider)."""
+    return json.dumps({"version": JSON_VERSION, **meta, "cues": [asdict(c) for c in cues]}, ensure_ascii=False, indent=1)
 
 
 def from_json(text: str) -> list[Cue]:
+    try:
+        doc = json.loads(text)
+        return [Cue(float(c["start"]), float(c["end"]), str(c["text"]), tuple(Word(**w) for w in c.get("words", ())))
+                for c in doc["cues"]]
+    except (ValueError, KeyError, TypeError) as err:
+        raise MediaError(f"caption JSON is not readable ({type(err).__name__}: {str(err)[:120]})",
+                         "caption the asset again so Chorus rewrites it") from None
+
+
+def json_meta(text: str) -> dict:
+    """The metadata stored beside the cues in caption JSON (language, origin, reviewed, provider...)."""
     doc = json.loads(text)
-    return [Cue(c["start"], c["end"], c["text"], tuple(Word(**w) for w in c.get("words", ()))) for c in doc["cues"]]
+    return {k: v for k, v in doc.items() if k != "cues"}
 
 
-def parse_subtitles(text: str, fmt: str | None = None, *, source: str = "caption file") -> list[Cue]:
-    """Read SRT or WebVTT text into cues; a file that is neither gets one clear error."""
+# WebVTT blocks that are not cues; pysubs2 would otherwise read them as text of the cue before.
+_VTT_NON_CUE = re.compile(r"(?:^|\n\n)(?:NOTE|STYLE|REGION)\b[^\n]*(?:\n(?!\n)[^\n]*)*", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class RawCue:
+    """A cue exactly as the file has it (number in file order, text with any blank lines), for review."""
+
+    number: int
+    start: float
+    end: float
+    text: str
+
+
+def parse_raw(text: str, fmt: str | None = None, *, source: str = "caption file") -> tuple[str, list[RawCue]]:
+    """(format, cues in file order) for SRT or WebVTT text; anything else gets one clear error."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if fmt is None and text.lstrip("\ufeff").startswith("WEBVTT"):
+        fmt = "vtt"
+    if fmt == "vtt":
+        text = _VTT_NON_CUE.sub("\n", text)
     try:
         subs = pysubs2.SSAFile.from_string(text, format_=fmt) if fmt else pysubs2.SSAFile.from_string(text)
     except Exception as err:
         raise MediaError(f"{source} is not a valid SRT or WebVTT file ({type(err).__name__}: {str(err)[:120]})",
                          "export it again as SRT or WebVTT (UTF-8)") from None
-    cues = []
+    found = fmt or subs.format or "srt"
+    if found not in ("srt", "vtt"):
+        raise MediaError(f"{source} is an {found.upper()} subtitle file, not SRT or WebVTT", "export it as SRT or WebVTT (UTF-8)")
+    raw = []
     for ev in subs:
         if ev.is_comment:
             continue
-        text_ = ev.plaintext.strip()
-        if text_:
-            cues.append(Cue(ev.start / 1000.0, ev.end / 1000.0, text_))
+        raw.append(RawCue(len(raw) + 1, ev.start / 1000.0, ev.end / 1000.0,
+                          "\n".join(line.strip() for line in ev.plaintext.strip().split("\n"))))
+    return found, raw
+
+
+def parse_subtitles(text: str, fmt: str | None = None, *, source: str = "caption file") -> list[Cue]:
+    """Read SRT or WebVTT text into cues; a file that is neither gets one clear error."""
+    _, raw = parse_raw(text, fmt, source=source)
+    cues = [Cue(r.start, r.end, "\n".join(line for line in r.text.split("\n") if line)) for r in raw if r.text.strip()]
     if not cues and text.strip():
         raise MediaError(f"{source} has no cues", "check that it is an SRT or WebVTT file with timed text")
     return cues
