@@ -199,11 +199,13 @@ def layout_cue(cue: Cue, language: str, fmt: VideoFormat, safe: Rect, style: Cap
         size = int(size * 0.85)
         block = _render_block(lines, language, font, size, style, safe.width)
     h, w = block.image.shape[:2]
-    x = safe.x0 + (safe.width - w) // 2
-    y = safe.y1 - h - round(size * 0.2)
+    # Even positions: 4:2:0 video stores colour per 2x2 pixels, and ffmpeg's overlay rounds odd positions down.
+    x = (safe.x0 + (safe.width - w) // 2) // 2 * 2
+    y = (safe.y1 - h - round(size * 0.2)) // 2 * 2
     layers = [CaptionLayer(cue.start, cue.end, x, y, block.image)]
     if block.highlight is not None and block.spans:
         for (s, e), (x0, y0, x1, y1) in zip(word_times(cue, len(block.spans)), block.spans):
+            x0, y0 = x0 // 2 * 2, y0 // 2 * 2
             if e > s and x1 > x0 and y1 > y0:
                 layers.append(CaptionLayer(s, e, x + x0, y + y0, np.ascontiguousarray(block.highlight[y0:y1, x0:x1])))
     return layers

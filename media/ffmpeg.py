@@ -43,3 +43,14 @@ def stream_codecs(path: str) -> tuple[str | None, str | None]:
                           errors="replace")
     v, a = _VIDEO.search(proc.stderr), _AUDIO.search(proc.stderr)
     return (v.group(1) if v else None, a.group(1) if a else None)
+
+
+_ROTATION = re.compile(r"(?:display ?matrix: rotation of|rotate\s*:)\s*(-?[\d.]+)", re.I)
+
+
+def rotation(path: str) -> int:
+    """The rotation a player applies (phone video stores it as a display matrix), in degrees 0/90/180/270."""
+    proc = subprocess.run([exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True,
+                          errors="replace")
+    m = _ROTATION.search(proc.stderr)
+    return int(round(float(m.group(1)))) % 360 if m else 0

@@ -134,11 +134,21 @@ def font_for(language: str, text: str = "") -> FontChoice:
             best = (len(missing), path)
     sample = missing_characters(best[1], needed)[:12] if best else needed[:12]
     raise MediaError(
-        f"no installed font covers {languages.display_name(language)} ({language}, script {script}): "
+        f"no installed font covers {_name(language)} ({language}, script {script}): "
         f"missing glyphs for {sample!r}",
         "install a font for that script (e.g. `pip install fontpkg-noto-sans-<script>`) or put a .ttf/.otf "
         "in the folder named by CHORUS_FONTS_DIR",
     )
+
+
+def _name(tag: str) -> str:
+    try:
+        return languages.display_name(tag)
+    except Exception:  # language names need the optional language_data package
+        import langcodes
+
+        return {"am": "Amharic", "he": "Hebrew", "ja": "Japanese", "zh": "Chinese", "ko": "Korean", "hi": "Hindi",
+                "ka": "Georgian", "hy": "Armenian", "th": "Thai"}.get(langcodes.Language.get(tag).language or tag, tag)
 
 
 def check_languages(tags: list[str]) -> dict[str, FontChoice]:

@@ -178,7 +178,7 @@ def _pack_atlases(comps: list[Composition], folder: Path) -> tuple[list[Path], d
             sheet[y:y + im.shape[0], : im.shape[1]] = im
             y += im.shape[0]
         path = folder / f"captions-{i}.png"
-        Image.fromarray(sheet, "RGBA").save(path, compress_level=1)
+        Image.fromarray(sheet).save(path, compress_level=1)
         paths.append(path)
     return paths, placed
 
@@ -321,6 +321,10 @@ def render_variants(master: Path, jobs: Iterable[VariantJob], options: RenderOpt
         info = probe(master)
     except ChorusError as err:
         return [VariantOutcome(j, None, err.line) for j in jobs]
+    if not info.rotation:
+        # Phone video carries its rotation as a display matrix that moviepy's probe does not always read;
+        # ffmpeg applies it when decoding, so the frame to reframe is the rotated one.
+        info = replace(info, rotation=ffmpeg.rotation(str(master)))
     outcomes: dict[str, VariantOutcome] = {}
     ready: list[tuple[VariantJob, Composition, list[str]]] = []
     for job in jobs:
