@@ -276,3 +276,19 @@ def terminology_markdown() -> str:
     for r in rows:
         lines.append("| " + " | ".join(str(r[c]).replace("|", "/") for c in cols) + " |")
     return "\n".join(lines)
+
+
+# How many posts one metrics request may name (platform limits: TikTok video.query takes 20 ids, YouTube
+# videos.list 50, X tweets lookup 100, Graph API batch requests 50); the pull splits larger sets.
+FETCH_BATCH: dict[str, int] = {
+    "tiktok": 20, "youtube": 50, "x": 100, "instagram": 50, "facebook": 50, "linkedin": 20, "sandbox": 100,
+}
+DEFAULT_FETCH_BATCH = 20
+
+# How late a platform's figures can be (hours): a post younger than this with no figure is "awaiting data",
+# not "missing". Instagram insights lag up to 48 h (ig-media/insights reference); YouTube Analytics about 2 days.
+REPORTING_LAG_H: dict[str, float] = {"instagram": 48.0, "facebook": 48.0, "youtube": 48.0}
+
+
+def fetch_batch(platform: str) -> int:
+    return FETCH_BATCH.get(platform, DEFAULT_FETCH_BATCH)

@@ -1,0 +1,1 @@
+"""Impact queries as plain SQL files, usable from any DuckDB client (see each file's header for its variables)."""
