@@ -29,6 +29,19 @@ EXEMPLARS: dict[str, str] = {
     "Grek": "ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩαβγδεζηθικλμνξοπρσςτυφχψωάέήίόύώΆΈΉΊΌΎΏϊϋΐΰ",
     "Cyrl": "АБВГҐДЕЄЁЖЗИІЇЙКЛМНОПРСТУЎФХЦЧШЩЪЫЬЭЮЯабвгґдеєёжзиіїйклмнопрстуўфхцчшщъыьэюяЈјЉљЊњЋћЏџ",
     "Arab": "ءآأؤإئابةتثجحخدذرزسشصضطظعغفقكلمنهوىيًٌٍَُِّْ٠١٢٣٤٥٦٧٨٩،؛؟پچژگکی",
+    # Scripts Chorus bundles no font for: a few letters each, so the check fails clearly instead of passing blindly.
+    "Hebr": "אבגדהוזחטיכלמנסעפצקרשת",
+    "Ethi": "ሀለሐመሠረሰሸቀበተቸነአከወዐዘየደገጠጰጸፀፈፐ",
+    "Jpan": "あいうえおかアイウエオ日本語",
+    "Hans": "中文简体字们这",
+    "Hant": "中文繁體字們這",
+    "Kore": "한국어가나다",
+    "Deva": "अआइईउऊकखगघ",
+    "Beng": "অআইঈউকখগ",
+    "Thai": "กขคงจฉชซ",
+    "Geor": "აბგდევზთ",
+    "Armn": "աբգդեզէը",
+    "Taml": "அஆஇஈஉகங",
 }
 
 
@@ -125,6 +138,9 @@ def font_for(language: str, text: str = "") -> FontChoice:
     """
     script = languages.script(language)
     needed = EXEMPLARS.get(script, "") + text
+    if not needed:
+        raise MediaError(f"Chorus cannot check fonts for {_name(language)} ({language}, script {script})",
+                         "put a font for that script in CHORUS_FONTS_DIR; captions are checked against it when rendered")
     best: tuple[int, Path] | None = None
     for path in candidates():
         missing = missing_characters(path, needed)
