@@ -1,0 +1,258 @@
+"""Instagram Reels through the Instagram Graph API: container, upload, status polling, media_publish, limits, insights.
+
+The media container is the idempotency handle (shared/platform-contracts.md §3): it is saved before any byte is
+sent, an upload is resumed on the same container, and a publish whose answer was lost is checked against the
+container's status_code (PUBLISHED) before anything is sent again.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from campaign.manifest import Account
+from connectors import meta
+from connectors.base import AccountCheck, ConnectorError, ErrorKind, MetricReading, PostContent, PublishResult, SaveRef
+from connectors.common import Deps, client, deps_from, poll
+from connectors.http import HttpClient
+from connectors.tokens import TokenManager, TokenSet, env_lookup, env_prefix
+
+PLATFORM = "instagram"
+LABEL = "Instagram"
+# Refresh a long-lived token this long before it expires (it can only be refreshed while still valid).
+REFRESH_AHEAD_S = 7 * 86400.0
+# Reels metrics (ig-media/insights reference); `impressions` and `plays` are retired for media made after July 2024.
+INSIGHT_METRICS = ("views", "reach", "likes", "comments", "shares", "saved", "total_interactions",
+                   "ig_reels_avg_watch_time", "ig_reels_video_view_total_time")
+# Caption match window when looking for a post whose media_publish answer was lost.
+RECENT_MEDIA_LIMIT = 50
+
+
+class InstagramConnector:
+    platform = PLATFORM
+    metric_vocabulary = PLATFORM
+    native_scheduling = False
+
+    def __init__(self, account: Account, settings: Any, deps: Deps):
+        self.account = account
+        self.options = deps.options
+        self.graph = settings.base_url("instagram")
+        self.rupload = settings.base_url("rupload")
+        self.login = settings.base_url("instagram_login")
+        lookup = deps.secrets or env_lookup()
+        # Instagram has no refresh token: a long-lived token is exchanged for a new one while it is still valid
+        # (at least 24 h old, valid 60 days). The current token therefore doubles as the refresh credential.
+        self.tokens = TokenManager(PLATFORM, account.credentials or "", refresher=self._refresh,
+                                   lookup=lambda name: _token_is_refresh(lookup(name)), store=deps.token_store,
+                                   clock=deps.options.clock, skew_s=REFRESH_AHEAD_S, label=LABEL, scheme="OAuth")
+        classify = lambda response, body: meta.classify(LABEL, response.status_code, body, response.headers)
+        self.http: HttpClient = client(PLATFORM, deps, label=LABEL, auth=self.tokens.auth, classify=classify,
+                                       meta=True)
+        self.oauth: HttpClient = client(PLATFORM, deps, label=LABEL, classify=classify, meta=True)
+        self._ig_user_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"InstagramConnector({self.account.id!r})"
+
+    @property
+    def ig_user_id(self) -> str:
+        """The Instagram professional account id: credentials' USER_ID, else a numeric handle."""
+        if self._ig_user_id is None:
+            extra = self.tokens.tokens().extra
+            value = str(extra.get("user_id") or extra.get("ig_user_id") or self.account.handle.lstrip("@"))
+            if not value.isdigit():
+                prefix = env_prefix(self.account.credentials or "")
+                raise ConnectorError(ErrorKind.NEEDS_RECONNECT, LABEL, f"the Instagram account id is not set; set "
+                                     f"{prefix}_USER_ID to the numeric Instagram professional account id")
+            self._ig_user_id = value
+        return self._ig_user_id
+
+    def _refresh(self, tokens: TokenSet) -> dict[str, Any]:
+        answer = self.oauth.json("GET", f"{self.login}/refresh_access_token", auth=False, idempotent=True,
+                                 params={"grant_type": "ig_refresh_token", "access_token": tokens.refresh_token or ""})
+        answer = dict(answer or {})
+        if answer.get("access_token"):
+            answer["refresh_token"] = answer["access_token"]
+        return answer
+
+    # -- publishing -------------------------------------------------------------------------------------------
+
+    def publish(self, content: PostContent, ref: dict[str, Any], save_ref: SaveRef) -> PublishResult:
+        ref = dict(ref or {})
+        if ref.get("media_id"):
+            return self._result(ref)
+        if ref.get("container_id"):
+            status = self._container_status(ref["container_id"])
+            code = status["status_code"]
+            if code == "PUBLISHED":
+                return self._adopt_published(content, ref, save_ref)
+            if code == "EXPIRED":
+                # Not published within 24 h, so nothing went live: a fresh container is safe.
+                ref = _without_container(ref)
+                save_ref(ref)
+            elif code == "ERROR":
+                raise self._processing_error(status)
+        if not ref.get("container_id"):
+            # Checked before the container is made: no upload is spent on a post that cannot go out today.
+            self.check_publishing_limit()
+            upload = "url" if content.video_url else "resumable"
+            params: dict[str, Any] = {"media_type": "REELS", "caption": content.text, "share_to_feed": "true"}
+            if upload == "url":
+                params["video_url"] = content.video_url
+            else:
+                params["upload_type"] = "resumable"
+            body = self._call("POST", f"{self.graph}/{self.ig_user_id}/media", data=params, idempotent=False)
+            ref.update(container_id=str(body["id"]), upload=upload)
+            save_ref(ref)  # before any byte: from now on this container is resumed, never replaced
+        if ref.get("upload") == "resumable" and not ref.get("uploaded"):
+            self._upload(ref, content.video_path)
+            ref["uploaded"] = True
+            save_ref(ref)
+        status = self._wait_finished(ref, save_ref)
+        if status == "PUBLISHED":
+            return self._adopt_published(content, ref, save_ref)
+        self.check_publishing_limit()
+        ref["publish_sent"] = True
+        save_ref(ref)
+        try:
+            body = self._call("POST", f"{self.graph}/{self.ig_user_id}/media_publish",
+                              data={"creation_id": ref["container_id"]}, idempotent=False)
+        except ConnectorError as exc:
+            if exc.kind is not ErrorKind.UNKNOWN_OUTCOME:
+                raise
+            # The answer was lost: the container's status_code says whether the post went out.
+            if self._container_status(ref["container_id"])["status_code"] == "PUBLISHED":
+                return self._adopt_published(content, ref, save_ref)
+            # Not published. A container can be published only once, so asking again can never post twice.
+            raise ConnectorError(ErrorKind.RETRYABLE, LABEL, "Instagram did not confirm the post and has not "
+                                 "published it; Chorus will try again", reason=exc.reason, status=exc.status) from None
+        ref["media_id"] = str(body["id"])
+        ref.update(self._permalink(ref["media_id"]))
+        save_ref(ref)
+        return self._result(ref)
+
+    def _upload(self, ref: dict[str, Any], path: Path) -> None:
+        # rupload takes the whole file in one request; a retry resends it to the SAME container from offset 0,
+        # so the accepted handle is resumed and no second container is ever made.
+        url = f"{self.rupload}/ig-api-upload/{_version(self.graph)}/{ref['container_id']}"
+        meta.rupload(self.http, url, path, offset=0)
+
+    def _wait_finished(self, ref: dict[str, Any], save_ref: SaveRef) -> str:
+        status, done = poll(lambda: self._container_status(ref["container_id"]),
+                            lambda s: s["status_code"] != "IN_PROGRESS", self.options)
+        code = status["status_code"]
+        if code in ("FINISHED", "PUBLISHED"):
+            return code
+        if code == "ERROR":
+            raise self._processing_error(status)
+        if code == "EXPIRED":
+            save_ref(_without_container(ref))
+            raise ConnectorError(ErrorKind.RETRYABLE, LABEL, "the uploaded video expired on Instagram before it was "
+                                 "published; it will be uploaded again", reason="container EXPIRED")
+        raise ConnectorError(ErrorKind.RETRYABLE, LABEL, "Instagram is still processing the video; Chorus checks "
+                             "again on its next run", reason=f"container {code}")
+
+    def _container_status(self, container_id: str) -> dict[str, Any]:
+        body = self._call("GET", f"{self.graph}/{container_id}", params={"fields": "status_code,status"})
+        return {"status_code": str(body.get("status_code", "IN_PROGRESS")).upper(), "status": body.get("status")}
+
+    def _processing_error(self, status: dict[str, Any]) -> ConnectorError:
+        return ConnectorError(ErrorKind.PERMANENT, LABEL, "Instagram could not process the video (check format, "
+                              "length 3 s-15 min, 23-60 fps)", reason=str(status.get("status") or "status_code ERROR"))
+
+    def _adopt_published(self, content: PostContent, ref: dict[str, Any], save_ref: SaveRef) -> PublishResult:
+        """The container says PUBLISHED but its media_publish answer was lost: find the media id in recent media."""
+        media_id = self._find_recent(content)
+        if media_id:
+            ref["media_id"] = media_id
+            ref.update(self._permalink(media_id))
+        save_ref(ref)
+        return self._result(ref)
+
+    def _find_recent(self, content: PostContent) -> str | None:
+        body = self._call("GET", f"{self.graph}/{self.ig_user_id}/media",
+                          params={"fields": "id,caption,timestamp,media_product_type", "limit": RECENT_MEDIA_LIMIT})
+        for item in body.get("data", []):
+            if (item.get("caption") or "") == content.text:
+                return str(item["id"])
+        return None
+
+    def _permalink(self, media_id: str) -> dict[str, Any]:
+        try:
+            body = self._call("GET", f"{self.graph}/{media_id}", params={"fields": "permalink"})
+        except ConnectorError:
+            return {}  # the post is live; a missing link is not worth failing it for
+        return {"permalink": body["permalink"]} if body.get("permalink") else {}
+
+    def _result(self, ref: dict[str, Any]) -> PublishResult:
+        return PublishResult("published", ref.get("media_id"), dict(ref), ref.get("permalink"))
+
+    def check_publishing_limit(self) -> None:
+        """Refuse before Instagram does: the API allows a fixed number of posts per rolling 24 h (50 or 100)."""
+        body = self._call("GET", f"{self.graph}/{self.ig_user_id}/content_publishing_limit",
+                          params={"fields": "quota_usage,config"})
+        data = (body.get("data") or [{}])[0]
+        usage = data.get("quota_usage")
+        total = (data.get("config") or {}).get("quota_total")
+        if isinstance(usage, int) and isinstance(total, int) and usage >= total:
+            raise ConnectorError(ErrorKind.RATE_LIMITED, LABEL, f"the account used all {total} API posts Instagram "
+                                 "allows per 24 hours; the post waits for a free slot",
+                                 reason=f"content_publishing_limit {usage}/{total}", retry_after_s=meta.DAILY_CAP_WAIT_S)
+
+    def reconcile(self, content: PostContent, ref: dict[str, Any]) -> PublishResult | None:
+        if ref.get("media_id"):
+            return self._result(ref)
+        if not ref.get("container_id"):
+            return None
+        status = self._container_status(ref["container_id"])
+        if status["status_code"] != "PUBLISHED":
+            # The container exists but was never published: publish() resumes it.
+            return None
+        ref = dict(ref)
+        media_id = self._find_recent(content)
+        if media_id:
+            ref["media_id"] = media_id
+            ref.update(self._permalink(media_id))
+        return self._result(ref)
+
+    def cancel(self, ref: dict[str, Any]) -> None:
+        # Instagram has no native scheduling: nothing is on the platform before Chorus publishes it.
+        return None
+
+    # -- metrics ----------------------------------------------------------------------------------------------
+
+    def fetch_metrics(self, posts: list[tuple[str, dt.datetime | None]]) -> list[MetricReading]:
+        out: list[MetricReading] = []
+        for media_id, _published_at in posts:
+            try:
+                body = self._call("GET", f"{self.graph}/{media_id}/insights",
+                                  params={"metric": ",".join(INSIGHT_METRICS), "period": "lifetime"})
+            except ConnectorError as exc:
+                if exc.kind is ErrorKind.PERMANENT:
+                    continue  # one post gone or too new must not stop the others; its figures stay absent
+                raise
+            out.extend(meta.parse_insights(media_id, body))
+        return out
+
+    def _call(self, method: str, url: str, *, idempotent: bool = True, **kwargs: Any) -> dict[str, Any]:
+        return self.http.json(method, url, idempotent=idempotent, **kwargs) or {}
+
+
+def _without_container(ref: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in ref.items() if k not in ("container_id", "uploaded", "publish_sent", "upload")}
+
+
+def _token_is_refresh(found: Any) -> Any:
+    """Instagram credentials carry one long-lived token; it is what a refresh sends, so it stands as the refresh token."""
+    if found and found.get("access_token") and not found.get("refresh_token"):
+        found = dict(found, refresh_token=found["access_token"])
+    return found
+
+
+def make_connector(account: Account, settings: Any, *, store: Any = None, **kwargs: Any) -> InstagramConnector:
+    return InstagramConnector(account, settings, deps_from(settings, kwargs))
+
+
+def _version(graph_base: str) -> str:
+    last = graph_base.rstrip("/").rsplit("/", 1)[-1]
+    return last if last.startswith("v") else "v21.0"
