@@ -466,7 +466,8 @@ class HttpClient:
                              reason=reason)
         if err.status is None:
             err.status = status
-        if err.kind == ErrorKind.RATE_LIMITED and err.retry_after_s is None:
+        if err.kind == ErrorKind.RATE_LIMITED and (err.retry_after_s is None or wait is not None):
+            # The wait the platform sent in its headers beats any default a classifier assumed.
             err.retry_after_s = wait if wait is not None else 60.0
             if self.limiter is not None:
                 self.limiter.block("*", err.retry_after_s)
