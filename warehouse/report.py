@@ -83,17 +83,15 @@ def _kpi_notes(kpi: dict[str, Any], posts: list[dict[str, Any]], now: dt.datetim
         mine = [p for p in posts if p["platform"] == platform and p["state"] in ("published", "scheduled")]
         vocab = "sandbox" if mine and all(p["sandbox"] for p in mine) else platform
         created = min((p["published_at"] for p in mine if p["published_at"]), default=None)
-        if CANONICAL_METRICS.get(metric) and CANONICAL_METRICS[metric].derived:
-            notes.append(f"{platform}: no figures yet for the parts of {metric}")
-            continue
-        mapping = available(vocab, metric, created.date() if created else None)
-        if mapping is None:
+        lag = REPORTING_LAG_H.get(platform)
+        young = [p for p in mine if p["published_at"] and (now - p["published_at"]).total_seconds() < (lag or 0) * 3600]
+        derived = CANONICAL_METRICS.get(metric) is not None and CANONICAL_METRICS[metric].derived
+        mapping = None if derived else available(vocab, metric, created.date() if created else None)
+        if not derived and mapping is None:
             retired = [m for m in _all_mappings(vocab, metric) if m.status != "current"]
             why = f" ({retired[0].raw_name}: {retired[0].note or retired[0].status})" if retired else ""
             notes.append(f"{platform}: does not report {metric}{why}; its posts are left out, not counted as 0")
             continue
-        lag = REPORTING_LAG_H.get(platform)
-        young = [p for p in mine if p["published_at"] and (now - p["published_at"]).total_seconds() < (lag or 0) * 3600]
         if young:
             notes.append(f"{platform}: awaiting figures for {len(young)} post(s) (it reports up to {lag:.0f} h late)")
         else:

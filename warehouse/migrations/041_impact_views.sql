@@ -7,14 +7,16 @@
 -- Parts (X retweets + quotes = shares) are added up.
 CREATE OR REPLACE VIEW post_metrics_latest AS
 WITH c AS (
-    SELECT c.*, coalesce(m.part, false) AS part, coalesce(m.rank, 0) AS rank
+    SELECT c.*, coalesce(m.part, false) AS part, coalesce(m.rank, 0) AS rank, coalesce(m.status, 'current') AS status
     FROM metric_current c
     LEFT JOIN metric_mappings m ON m.platform = c.platform AND m.raw_name = c.raw_name
     WHERE c.canonical_name IS NOT NULL AND c.last_value IS NOT NULL
 ), history AS (
+    -- A definition change is a retired or renamed name followed by another definition (not two current
+    -- alternatives answered side by side, like YouTube's Data API and Analytics views).
     SELECT idempotency_key, canonical_name,
            string_agg(DISTINCT definition_version, ' -> ' ORDER BY definition_version) AS definition_versions,
-           count(DISTINCT definition_version) > 1 AS definition_changed
+           count(DISTINCT definition_version) > 1 AND bool_or(status <> 'current') AS definition_changed
     FROM c GROUP BY ALL
 ), newest AS (
     SELECT *, max(last_pulled_at) OVER (PARTITION BY idempotency_key, canonical_name) AS newest_pull FROM c
