@@ -19,7 +19,7 @@ _secrets: set[str] = set()
 
 _PATTERNS = [
     # Authorization headers as they appear in dumps: "Bearer abc", "OAuth abc".
-    re.compile(r"(?i)\b(bearer|oauth)\s+[A-Za-z0-9\-._~+/=%]{6,}"),
+    re.compile(r"(?i)\b(bearer|oauth|basic)\s+[A-Za-z0-9\-._~+/=%]{6,}"),
     # Query strings and form bodies: access_token=abc&...
     re.compile(r"(?i)\b((?:access|refresh|id|upload)_token|client_secret|code_verifier|token)=[^&\s\"']+"),
     # JSON: "access_token": "abc"
