@@ -201,6 +201,32 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from campaign.manifest import load_manifest
+
+    for manifest in args.manifest:
+        load_manifest(manifest)  # fail fast on an invalid manifest, before a server starts
+    _prepare_prefect(args.verbose)
+    from flows.serve import ServeOptions, serve
+
+    home = Path(os.environ.get("CHORUS_HOME", ".chorus")).expanduser()
+    inbox = Path(args.inbox or os.environ.get("CHORUS_INBOX") or home / "inbox").expanduser().resolve()
+    return serve(ServeOptions(manifests=args.manifest, inbox=inbox, s3_inbox=args.s3_inbox or os.environ.get("CHORUS_S3_INBOX"),
+                              s3_queue=args.s3_queue or os.environ.get("CHORUS_S3_INBOX_QUEUE"), poll_s=args.poll,
+                              port=args.port))
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    _prepare_prefect(args.verbose)
+    from flows.approval import approve
+
+    got = approve(args.campaign, args.asset, by=args.by, reject=args.reject, note=args.note)
+    verb = "rejected" if args.reject else "approved"
+    where = f"resumed the waiting schedule run {got.flow_run}" if got.how == "resumed" else "recorded in the warehouse"
+    print(f"{args.campaign}/{args.asset}: {verb} by {args.by} ({len(got.variants)} variant(s)); {where}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from campaign.settings import Settings
 
@@ -268,6 +294,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("sql")
     s.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     s.set_defaults(func=cmd_query)
+
+    s = sub.add_parser("serve", help="event-driven mode: a Prefect server, the stage deployments and the inbox watcher")
+    s.add_argument("manifest", nargs="*", help="campaign manifests whose videos the inbox takes (inbox/<campaign-id>/)")
+    s.add_argument("--inbox", default=None, help="the inbox folder (default: $CHORUS_INBOX or .chorus/inbox)")
+    s.add_argument("--s3-inbox", default=None, help="also watch s3://bucket/prefix/ (default: $CHORUS_S3_INBOX)")
+    s.add_argument("--s3-queue", default=None, help="SQS queue URL receiving the bucket's S3 event notifications "
+                   "(default: $CHORUS_S3_INBOX_QUEUE); without it the prefix is listed")
+    s.add_argument("--port", type=int, default=None, help="port of the Prefect server started when PREFECT_API_URL is unset")
+    s.add_argument("--poll", type=float, default=1.0, help="seconds between the runner's polls for triggered runs")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("approve", help="approve (or reject) an asset's variants before they are published")
+    s.add_argument("campaign")
+    s.add_argument("asset")
+    s.add_argument("--by", required=True, help="your name, recorded in the warehouse with the decision")
+    s.add_argument("--reject", action="store_true", help="reject: nothing of this asset is posted")
+    s.add_argument("--note", default=None)
+    s.set_defaults(func=cmd_approve)
     return p
 
 

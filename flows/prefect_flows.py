@@ -1,25 +1,26 @@
 """The Prefect flows: one per stage, each a thin layer over a plain stage function, each emitting its event when done.
 
-In server mode each stage is a deployment triggered by the previous stage's event (prefect.yaml); in embedded
-mode `campaign_flow` runs the same stage flows in one process, in order.
+In server mode each stage is a deployment triggered by the previous stage's event (prefect.yaml, served by
+`chorus serve`, see flows/serve.py); in embedded mode `campaign_flow` runs the same stage flows in one process,
+in order. Imports of the heavy stage modules (moviepy, connectors) happen inside the flows, so that the process
+Prefect starts for each flow run is ready sooner.
 """
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from prefect import flow, task
+from prefect.input import RunInput
 
 from campaign.errors import ChorusError
-from campaign.manifest import load_manifest
+from campaign.manifest import Manifest, load_manifest
 from flows import events
-from flows.runtime import Progress, make_runtime, no_progress
-from flows.stage_caption import caption_asset
-from flows.stage_ingest import ingest_asset, register_campaign
-from flows.stage_metrics import pull_metrics
-from flows.stage_publish import publish_due, schedule_asset_posts
-from flows.stage_variants import render_asset_variants
+from flows.runtime import Progress, Runtime, make_runtime, no_progress
 
 # The CLI sets this to draw its progress bars; server runs leave it silent.
 PROGRESS: dict[str, Progress] = {"hook": no_progress}
@@ -29,23 +30,57 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+@contextmanager
+def _local_source(source: str) -> Iterator[Path]:
+    """The dropped file as a local path: an s3:// drop is downloaded (with the store's endpoint setting) first."""
+    if not source.startswith("s3://"):
+        yield Path(source)
+        return
+    import boto3
+
+    from media.inbox import download_s3
+
+    client = boto3.client("s3", endpoint_url=os.environ.get("CHORUS_S3_ENDPOINT") or None)
+    with tempfile.TemporaryDirectory(prefix="chorus-drop-") as tmp:
+        yield download_s3(client, source, Path(tmp) / source.rsplit("/", 1)[-1])
+
+
+def _with_source(manifest: Manifest, asset_id: str, source: Path) -> Manifest:
+    """The manifest with the asset's video replaced by the file dropped into the inbox."""
+    assets = [a.model_copy(update={"file": str(source.resolve())}) if a.id == asset_id else a for a in manifest.assets]
+    return manifest.model_copy(update={"assets": assets})
+
+
 @task(name="ingest asset")
-def ingest_task(manifest_path: str, asset_id: str) -> dict[str, Any]:
+def ingest_task(manifest_path: str, asset_id: str, source: str | None = None) -> dict[str, Any]:
+    from flows.stage_ingest import ingest_asset, register_campaign
+
     rt = make_runtime()
     manifest = load_manifest(manifest_path)
     register_campaign(rt, manifest)
-    got = ingest_asset(rt, manifest, manifest.asset(asset_id))
+    if source is None:
+        got = ingest_asset(rt, manifest, manifest.asset(asset_id))
+    else:
+        with _local_source(source) as path:
+            dropped = _with_source(manifest, asset_id, path)
+            got = ingest_asset(rt, dropped, dropped.asset(asset_id))
     return {"master_key": got.master_key, "duration_s": got.info.duration_s}
 
 
 @flow(name="caption", log_prints=True)
-def caption_flow(manifest_path: str, asset_id: str) -> dict[str, Any]:
+def caption_flow(manifest_path: str, asset_id: str, source: str | None = None) -> dict[str, Any]:
+    """Ingest the asset's video (the manifest's file, or `source`: the file dropped into the inbox) and caption it."""
+    from flows.stage_caption import caption_asset
+
     rt = make_runtime()
     manifest = load_manifest(manifest_path)
     asset = manifest.asset(asset_id)
-    ingested = ingest_task(manifest_path, asset_id)
-    events.emit(events.ASSET_RECEIVED, events.asset_resource(manifest.id, asset_id),
-                {"manifest_path": manifest_path, "master_key": ingested["master_key"]})
+    ingested = ingest_task(manifest_path, asset_id, source or None)
+    if events.current_mode() == events.EMBEDDED:
+        # In server mode the inbox watcher emitted `received` already, and it is what started this run:
+        # emitting it again here would start a second caption run.
+        events.emit(events.ASSET_RECEIVED, events.asset_resource(manifest.id, asset_id),
+                    {"manifest_path": manifest_path, "master_key": ingested["master_key"]})
     result = caption_asset(rt, manifest, asset)
     payload = {"manifest_path": manifest_path, "language": result.language, "origin": result.origin,
                "cue_count": result.cue_count, "master_key": ingested["master_key"]}
@@ -55,6 +90,8 @@ def caption_flow(manifest_path: str, asset_id: str) -> dict[str, Any]:
 
 @flow(name="variants", log_prints=True)
 def variants_flow(manifest_path: str, asset_id: str) -> dict[str, Any]:
+    from flows.stage_variants import render_asset_variants
+
     rt = make_runtime()
     manifest = load_manifest(manifest_path)
     asset = manifest.asset(asset_id)
@@ -73,18 +110,80 @@ def variants_flow(manifest_path: str, asset_id: str) -> dict[str, Any]:
     return payload
 
 
+class Approval(RunInput):
+    """The form a person fills in (Prefect UI: the suspended run's Resume button) to let an asset's posts go out."""
+
+    approved_by: str
+    approve: bool = True
+    note: str = ""
+
+
+def _approval_timeout_s() -> int:
+    return int(os.environ.get("CHORUS_APPROVAL_TIMEOUT_S", str(7 * 24 * 3600)))
+
+
+def approval_gate(rt: Runtime, manifest: Manifest, asset_id: str) -> dict[str, Any]:
+    """Wait for a person's decision on the asset's rendered variants; {"decision": ..., "by": ...} or awaiting.
+
+    In a deployment run the flow run is suspended (its process exits, nothing is held) until someone resumes it
+    with an `Approval` in the Prefect UI or with `chorus approve`; the resumed run starts again from the top and
+    gets the input here. Run in-process (`chorus run`), it cannot wait, so it reports `awaiting` and a later run
+    finds the decision `chorus approve` wrote to the warehouse.
+    """
+    from prefect.flow_runs import suspend_flow_run
+    from prefect.runtime import flow_run
+
+    from warehouse.approvals import latest_decision, record_decision, rendered_variants
+
+    with rt.warehouse() as con:
+        variants = rendered_variants(con, manifest.id, asset_id)
+        decided = latest_decision(con, manifest.id, asset_id)
+    if decided is not None and decided.covers(variants):
+        return {"decision": decided.decision, "by": decided.decided_by, "variants": list(decided.variants)}
+    resource = events.asset_resource(manifest.id, asset_id)
+    if events.current_mode() == events.EMBEDDED:
+        events.emit(events.APPROVAL_REQUESTED, resource,
+                    {"variants": variants, "how": f"run `chorus approve {manifest.id} {asset_id} --by NAME`"})
+        return {"decision": "awaiting", "variants": variants}
+    events.emit(events.APPROVAL_REQUESTED, resource,
+                {"variants": variants, "flow_run_id": str(flow_run.id),
+                 "how": f"resume flow run {flow_run.name} in the Prefect UI, or run `chorus approve {manifest.id} {asset_id} --by NAME`"})
+    description = (f"Approve the posts of **{manifest.id}/{asset_id}** before they are published.\n\n"
+                   + "Rendered variants:\n" + "".join(f"- `{v}`\n" for v in variants)
+                   + "\nName yourself in *approved_by*; untick *approve* to reject (nothing is posted).")
+    answer = suspend_flow_run(wait_for_input=Approval.with_initial_data(description=description, approve=True),
+                              timeout=_approval_timeout_s(), key="approval")
+    decision = "approved" if answer.approve else "rejected"
+    with rt.warehouse() as con:
+        record_decision(con, manifest.id, asset_id, decision=decision, decided_by=answer.approved_by,
+                        variants=variants, channel="prefect", note=answer.note or None, flow_run_id=str(flow_run.id))
+    events.emit(events.APPROVAL_DECIDED, resource, {"decision": decision, "by": answer.approved_by, "variants": variants})
+    return {"decision": decision, "by": answer.approved_by, "variants": variants}
+
+
 @flow(name="schedule", log_prints=True)
 def schedule_flow(manifest_path: str, asset_id: str, post_now: bool = False) -> dict[str, Any]:
+    """Plan the asset's posts in the ledger; behind the approval gate when the manifest asks for `review.approval`."""
+    from flows.stage_publish import schedule_asset_posts
+
     rt = make_runtime()
     manifest = load_manifest(manifest_path)
+    approval: dict[str, Any] | None = None
+    if manifest.review.approval:
+        approval = approval_gate(rt, manifest, asset_id)
+        if approval["decision"] != "approved":
+            print(f"{manifest.id}/{asset_id}: approval {approval['decision']}; no post planned")
+            return {"manifest_path": manifest_path, "posts_planned": 0, "approval": approval}
     planned = schedule_asset_posts(rt, manifest, manifest.asset(asset_id), _now(), post_now=post_now)
-    payload = {"manifest_path": manifest_path, "posts_planned": planned}
+    payload = {"manifest_path": manifest_path, "posts_planned": planned, "approval": approval}
     events.emit(events.POSTS_SCHEDULED, events.asset_resource(manifest.id, asset_id), payload)
     return payload
 
 
 @flow(name="publish-due", log_prints=True)
 def publish_due_flow(campaign_id: str | None = None) -> dict[str, Any]:
+    from flows.stage_publish import publish_due
+
     rt = make_runtime()
     report = publish_due(rt, _now(), campaign_id=campaign_id, progress=PROGRESS["hook"])
     for d in report.details:
@@ -95,6 +194,8 @@ def publish_due_flow(campaign_id: str | None = None) -> dict[str, Any]:
 
 @flow(name="metrics-pull", log_prints=True)
 def metrics_pull_flow(campaign_id: str | None = None) -> dict[str, Any]:
+    from flows.stage_metrics import pull_metrics
+
     rt = make_runtime()
     report = pull_metrics(rt, _now(), campaign_id)
     payload = {"posts": report.posts, "snapshots": report.snapshots, "errors": report.errors}
