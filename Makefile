@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-EXTRAS ?= test
+EXTRAS ?= test,asr-model
 STAMP  := $(VENV)/.chorus-installed
 
 .PHONY: demo test venv clean bench
