@@ -94,8 +94,8 @@ class FacebookConnector:
             status = self._status(ref["video_id"])
             settled = self._settled(ref, status)
             if settled is not None:
-                save_ref(settled.ref)
-                return settled
+                # The finish took effect earlier: follow it to the end, never start or finish again.
+                return self._poll(settled.ref, save_ref) if settled.state == "processing" else self._saved(settled, save_ref)
         else:
             body = self._call("POST", f"{self.graph}/{self.page_id}/video_reels", data={"upload_phase": "start"},
                               idempotent=False, bucket="reels")
@@ -172,9 +172,13 @@ class FacebookConnector:
             settled = self._settled(ref, self._status(ref["video_id"]))
             if settled is None:
                 raise
-            save_ref(settled.ref)
-            return settled
+            return self._poll(settled.ref, save_ref) if settled.state == "processing" else self._saved(settled, save_ref)
         return self._poll(ref, save_ref)
+
+    @staticmethod
+    def _saved(result: PublishResult, save_ref: SaveRef) -> PublishResult:
+        save_ref(result.ref)
+        return result
 
     def _poll(self, ref: dict[str, Any], save_ref: SaveRef) -> PublishResult:
         settled, done = poll(lambda: self._settled(ref, self._status(ref["video_id"])),

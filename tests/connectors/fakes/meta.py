@@ -19,8 +19,10 @@ class FakeMeta(FakePlatform):
 
     version = "v21.0"
 
-    def __init__(self, *, throttle_code: int = 4, app_usage_pct: int = 10, **kw: Any):
-        self.throttle_code = throttle_code  # 4 app, 17 user, 32 page, 613 custom
+    def __init__(self, *, throttle_code: int = 17, app_usage_pct: int = 10, **kw: Any):
+        # 4 app, 17 user, 32 page, 613 custom. An app-level throttle (4) also shows X-App-Usage at 100 %, which
+        # means "stay away for a while"; the others carry the exact wait in X-Business-Use-Case-Usage.
+        self.throttle_code = throttle_code
         self.app_usage_pct = app_usage_pct  # the X-App-Usage figure every answer carries
         self._ids = itertools.count(17_900_000_000_000_001)
         super().__init__(**kw)
@@ -57,11 +59,13 @@ class FakeMeta(FakePlatform):
         # Throttling is HTTP 400 with a throttling code; the wait is in the business-use-case header, in minutes.
         buc = {"1234567890": [{"type": "pages", "call_count": 100, "total_cputime": 40, "total_time": 60,
                                "estimated_time_to_regain_access": wait_s / 60.0}]}
-        return self.meta_error(400, self.throttle_code, "(#4) Application request limit reached",
-                               transient=True, headers={"X-Business-Use-Case-Usage": json.dumps(buc),
-                                                        "X-App-Usage": json.dumps({"call_count": 100,
-                                                                                   "total_cputime": 30,
-                                                                                   "total_time": 40})})
+        app = {"call_count": 100 if self.throttle_code == 4 else self.app_usage_pct, "total_cputime": 30,
+               "total_time": 40}
+        text = {4: "Application request limit reached", 17: "User request limit reached",
+                32: "Page request limit reached", 613: "Calls to this api have exceeded the rate limit."}
+        return self.meta_error(400, self.throttle_code, f"(#{self.throttle_code}) "
+                               f"{text.get(self.throttle_code, 'Request limit reached')}", transient=True,
+                               headers={"X-Business-Use-Case-Usage": json.dumps(buc), "X-App-Usage": json.dumps(app)})
 
     def server_error(self, status: int) -> Resp:
         return self.meta_error(status, 2, "An unexpected error has occurred. Please retry your request later.",

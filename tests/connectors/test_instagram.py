@@ -1,0 +1,252 @@
+"""Instagram Reels connector against the fake Instagram: happy path, publishing limit, and every injected fault."""
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from connectors.base import ConnectorError, ErrorKind
+from connectors.common import FakeClock
+from tests.connectors.fakes.harness import Refs, Secrets, account, connect, content
+from tests.connectors.fakes.instagram import FakeInstagram
+
+BASES = ("instagram", "instagram_login", "rupload")
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def fake(clock):
+    with FakeInstagram(clock=clock) as f:
+        yield f
+
+
+@pytest.fixture
+def acct():
+    return account("instagram", handle="@vozjoven")
+
+
+def ig(fake, acct, clock, tmp_path, **kw):
+    secrets = kw.pop("secrets", None) or Secrets()
+    if acct.credentials not in secrets.data:
+        secrets.add(acct.credentials, fake.tokens.grant(), clock, user_id=fake.ig_user_id)
+    return connect(fake, acct, clock, tmp_path, secrets=secrets, base_names=BASES, **kw)
+
+
+def test_happy_path_container_upload_publish_and_insights(fake, acct, clock, tmp_path):
+    conn = ig(fake, acct, clock, tmp_path)
+    refs = Refs()
+    post = content(acct, tmp_path, "ig1")
+    result = conn.publish(post, {}, refs)
+    assert result.state == "published" and result.platform_post_id
+    assert result.url.startswith("https://www.instagram.com/reel/")
+    assert fake.published_markers() == {"ig1": 1}
+    assert fake.published[0]["caption"] == post.text
+    # The container is saved before a byte is sent, the upload mark before the publish call.
+    assert refs.saved[0].keys() == {"container_id", "upload"}
+    assert fake.received["content_publishing_limit"] >= 1
+    readings = {r.raw_name: r.value for r in conn.fetch_metrics([(result.platform_post_id, None)])}
+    assert readings["views"] == 1500 and readings["saved"] == 5 and readings["ig_reels_avg_watch_time"] == 6400
+
+
+def test_video_url_from_a_presigned_link_skips_the_upload(fake, acct, clock, tmp_path):
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    from functools import partial
+
+    post = content(acct, tmp_path, "ig-url")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(tmp_path)))
+    server.RequestHandlerClass.log_message = lambda *a: None
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{post.video_path.name}?X-Amz-Signature=abc"
+        from dataclasses import replace
+        result = ig(fake, acct, clock, tmp_path).publish(replace(post, video_url=url), {}, Refs())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.state == "published"
+    assert fake.received["rupload"] == 0
+    assert fake.published_markers() == {"ig-url": 1}
+
+
+def test_missing_insight_is_left_out_not_zero(fake, acct, clock, tmp_path):
+    conn = ig(fake, acct, clock, tmp_path)
+    result = conn.publish(content(acct, tmp_path, "ig2"), {}, Refs())
+    fake.insights[result.platform_post_id] = {"views": 3}
+    readings = {r.raw_name: r.value for r in conn.fetch_metrics([(result.platform_post_id, None)])}
+    assert readings == {"views": 3.0}
+
+
+def test_publishing_limit_is_checked_before_uploading(fake, acct, clock, tmp_path):
+    fake.quota_total = 1
+    conn = ig(fake, acct, clock, tmp_path)
+    conn.publish(content(acct, tmp_path, "ig3"), {}, Refs())
+    with pytest.raises(ConnectorError) as err:
+        conn.publish(content(acct, tmp_path, "ig4"), {}, Refs())
+    assert err.value.kind is ErrorKind.RATE_LIMITED and "24 hours" in err.value.message
+    assert fake.received["create_container"] == 1  # no container made for a post that cannot go out
+
+
+def test_daily_cap_refusal_at_media_publish_is_rate_limited(fake, acct, clock, tmp_path):
+    conn = ig(fake, acct, clock, tmp_path)
+    refs = Refs()
+    post = content(acct, tmp_path, "ig5")
+    fake.quota_total = 1
+    fake.publish_times.append(clock() - 86000)  # another app used the slot between the check and the publish
+    conn.check_publishing_limit = lambda: None
+    with pytest.raises(ConnectorError) as err:
+        conn.publish(post, {}, refs)
+    assert err.value.kind is ErrorKind.RATE_LIMITED and "2207042" in err.value.reason
+    clock.sleep(500)  # the slot frees; the container (valid 24 h) is still there
+    result = conn.publish(post, refs.last, refs)
+    assert result.state == "published" and fake.received["create_container"] == 1
+
+
+def test_server_errors_and_throttling_are_retried_with_the_asked_wait(fake, acct, clock, tmp_path):
+    conn = ig(fake, acct, clock, tmp_path)
+    fake.faults.next("rupload", "5xx", times=2)
+    fake.faults.next("content_publishing_limit", "429", wait_s=90)  # Meta: HTTP 400, code 17 + BUC header
+    started = clock()
+    result = conn.publish(content(acct, tmp_path, "ig6"), {}, Refs())
+    assert result.state == "published" and fake.published_markers() == {"ig6": 1}
+    assert fake.received["rupload"] == 3 and fake.received["create_container"] == 1
+    assert clock() - started >= 90
+
+
+def test_a_long_throttle_goes_back_to_the_caller_with_its_wait(fake, acct, clock, tmp_path):
+    conn = ig(fake, acct, clock, tmp_path)
+    fake.faults.next("content_publishing_limit", "429", wait_s=3600)
+    with pytest.raises(ConnectorError) as err:
+        conn.publish(content(acct, tmp_path, "ig7"), {}, Refs())
+    assert err.value.kind is ErrorKind.RATE_LIMITED and err.value.retry_after_s >= 3600
+
+
+def test_lost_media_publish_answer_is_settled_by_the_container_status(fake, acct, clock, tmp_path):
+    conn = ig(fake, acct, clock, tmp_path)
+    fake.faults.next("media_publish", "drop_after")
+    result = conn.publish(content(acct, tmp_path, "ig8"), {}, Refs())
+    assert result.state == "published" and result.platform_post_id == fake.published[0]["id"]
+    assert fake.received["media_publish"] == 1 and fake.duplicate_publishes == 0
+
+
+def test_server_error_on_media_publish_checks_before_trying_again(fake, acct, clock, tmp_path):
+    conn = ig(fake, acct, clock, tmp_path)
+    refs = Refs()
+    post = content(acct, tmp_path, "ig9")
+    fake.faults.next("media_publish", "5xx")
+    with pytest.raises(ConnectorError) as err:
+        conn.publish(post, {}, refs)
+    assert err.value.kind is ErrorKind.RETRYABLE  # checked: not published, and a container posts only once
+    result = conn.publish(post, refs.last, refs)
+    assert result.state == "published" and fake.published_markers() == {"ig9": 1}
+    assert fake.received["create_container"] == 1
+
+
+def test_crash_after_publish_is_reconciled_without_sending_again(fake, acct, clock, tmp_path):
+    conn = ig(fake, acct, clock, tmp_path)
+    refs = Refs()
+    post = content(acct, tmp_path, "ig10")
+    conn.publish(post, {}, refs)
+    interrupted = {k: v for k, v in refs.last.items() if k not in ("media_id", "permalink")}  # answer never saved
+    found = conn.reconcile(post, interrupted)
+    assert found is not None and found.platform_post_id == fake.published[0]["id"]
+    again = conn.publish(post, interrupted, Refs())
+    assert again.platform_post_id == found.platform_post_id
+    assert fake.received["media_publish"] == 1 and fake.published_markers() == {"ig10": 1}
+
+
+def test_lost_container_answer_reconciles_to_nothing(fake, acct, clock, tmp_path):
+    conn = ig(fake, acct, clock, tmp_path)
+    refs = Refs()
+    post = content(acct, tmp_path, "ig11")
+    fake.faults.next("create_container", "drop_after")
+    with pytest.raises(ConnectorError) as err:
+        conn.publish(post, {}, refs)
+    assert err.value.kind is ErrorKind.UNKNOWN_OUTCOME
+    assert conn.reconcile(post, refs.last) is None  # an unpublished container is never live
+    assert conn.publish(post, refs.last, refs).state == "published"
+    assert fake.published_markers() == {"ig11": 1}
+
+
+def test_interrupted_upload_resumes_on_the_same_container(fake, acct, clock, tmp_path):
+    conn = ig(fake, acct, clock, tmp_path)
+    refs = Refs()
+    post = content(acct, tmp_path, "ig12")
+    fake.faults.next("rupload", "drop_before", times=5)  # more than the client's retries
+    with pytest.raises(ConnectorError):
+        conn.publish(post, {}, refs)
+    assert refs.last.get("container_id") and not refs.last.get("uploaded")
+    result = conn.publish(post, refs.last, refs)
+    assert result.state == "published" and fake.received["create_container"] == 1
+
+
+def test_processing_error_is_permanent_with_instagrams_reason(fake, acct, clock, tmp_path):
+    fake.fail_processing.append("Error: Unsupported video format (2207026)")
+    with pytest.raises(ConnectorError) as err:
+        ig(fake, acct, clock, tmp_path).publish(content(acct, tmp_path, "ig13"), {}, Refs())
+    assert err.value.kind is ErrorKind.PERMANENT and "2207026" in err.value.reason
+    assert not fake.published
+
+
+def test_expired_container_is_replaced(fake, acct, clock, tmp_path):
+    conn = ig(fake, acct, clock, tmp_path)
+    refs = Refs()
+    post = content(acct, tmp_path, "ig14")
+    fake.faults.next("media_publish", "drop_before")
+    with pytest.raises(ConnectorError):
+        conn.publish(post, {}, refs)
+    clock.sleep(86400 * 2)  # nobody came back for two days: Instagram expires the container
+    result = conn.publish(post, refs.last, refs)
+    assert result.state == "published" and fake.received["create_container"] == 2
+    assert fake.published_markers() == {"ig14": 1}
+
+
+def test_token_expiring_mid_upload_holds_the_account_then_resumes_after_reconnect(fake, acct, clock, tmp_path):
+    secrets = Secrets()
+    conn = ig(fake, acct, clock, tmp_path, secrets=secrets)
+    refs = Refs()
+    post = content(acct, tmp_path, "ig15")
+    fake.faults.next("rupload", "expire_token")
+    with pytest.raises(ConnectorError) as err:
+        conn.publish(post, {}, refs)
+    # An expired Instagram token cannot be refreshed: a person reconnects, and the posts wait.
+    assert err.value.kind is ErrorKind.NEEDS_RECONNECT
+    secrets.add(acct.credentials, fake.tokens.grant(), clock, user_id=fake.ig_user_id)
+    result = ig(fake, acct, clock, tmp_path, secrets=secrets).publish(post, refs.last, refs)
+    assert result.state == "published" and fake.received["create_container"] == 1
+
+
+def test_token_close_to_expiry_is_refreshed_before_use(fake, acct, clock, tmp_path):
+    secrets = Secrets()
+    grant = fake.tokens.grant(access_ttl_s=3 * 86400)  # inside the 7-day refresh window
+    secrets.add(acct.credentials, grant, clock, user_id=fake.ig_user_id)
+    conn = ig(fake, acct, clock, tmp_path, secrets=secrets)
+    assert conn.publish(content(acct, tmp_path, "ig16"), {}, Refs()).state == "published"
+    assert fake.received["refresh"] == 1
+    assert conn.tokens.tokens().access_token != grant["access_token"]
+
+
+def test_no_token_in_logs_errors_or_refs(fake, acct, clock, tmp_path, caplog, capsys):
+    caplog.set_level(logging.DEBUG)
+    secrets = Secrets()
+    conn = ig(fake, acct, clock, tmp_path, secrets=secrets)
+    refs = Refs()
+    errors = []
+    fake.faults.next("rupload", "5xx")
+    fake.faults.next("media_publish", "drop_after")
+    conn.publish(content(acct, tmp_path, "ig17"), {}, refs)
+    fake.faults.next("node", "expire_token")
+    try:
+        conn.publish(content(acct, tmp_path, "ig18"), {}, refs)
+    except ConnectorError as exc:
+        errors.append(f"{exc} {exc.reason} {exc!r}")
+    out = capsys.readouterr()
+    haystack = caplog.text + json.dumps(refs.saved) + " ".join(errors) + out.out + out.err
+    assert errors and fake.tokens.issued
+    for token in fake.tokens.issued:
+        assert token not in haystack
