@@ -54,6 +54,30 @@ class RenderOptions:
     outputs_per_process: int = 0   # 0: every variant of a master in one ffmpeg process (one decode)
     workers: int = 1               # ffmpeg processes at once for one master, when outputs are split
 
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "RenderOptions":
+        """Options from CHORUS_CAPTION_STYLE, CHORUS_REFRAME ("16:9=blur,1:1=crop"), CHORUS_LOUDNESS_LUFS ("-14" or
+        "off") and CHORUS_RENDER_CRF / CHORUS_RENDER_PRESET; each bad value is one clear MediaError."""
+        env = dict(os.environ if env is None else env)
+        reframe = dict(DEFAULT_REFRAME)
+        for item in filter(None, (x.strip() for x in env.get("CHORUS_REFRAME", "").split(","))):
+            name, _, mode = item.partition("=")
+            if name.strip() not in DEFAULT_REFRAME or mode.strip() not in ("crop", "blur"):
+                raise MediaError(f"CHORUS_REFRAME: {item!r} is not FORMAT=crop|blur",
+                                 f"write e.g. '16:9=blur,1:1=crop' with formats {', '.join(DEFAULT_REFRAME)}")
+            reframe[name.strip()] = mode.strip()
+        lufs = env.get("CHORUS_LOUDNESS_LUFS", "-14").strip().lower()
+        try:
+            target = None if lufs in ("off", "none", "") else LoudnessTarget(integrated=float(lufs))
+        except ValueError:
+            raise MediaError(f"CHORUS_LOUDNESS_LUFS: {lufs!r} is not a number", "write e.g. -14, or 'off'") from None
+        try:
+            crf = int(env.get("CHORUS_RENDER_CRF", "23"))
+        except ValueError:
+            raise MediaError("CHORUS_RENDER_CRF is not a whole number", "write e.g. 23 (lower is better quality)") from None
+        return cls(style=CaptionStyle(env.get("CHORUS_CAPTION_STYLE", "outlined").strip() or "outlined"),  # type: ignore[arg-type]
+                   reframe=reframe, loudness=target, crf=crf, preset=env.get("CHORUS_RENDER_PRESET", "veryfast"))
+
     def reframe_for(self, fmt: VideoFormat) -> Reframe:
         return Reframe(self.reframe.get(fmt.name, DEFAULT_REFRAME.get(fmt.name, "crop")), fmt)  # type: ignore[arg-type]
 

@@ -237,3 +237,14 @@ def test_the_moviepy_engine_renders_the_same_composition(grey, tmp_path):
     # Same caption in the same place: the ink masks overlap almost entirely.
     overlap = (ink(a) & ink(b)).sum() / max(1, (ink(a) | ink(b)).sum())
     assert overlap > 0.8
+
+
+def test_render_settings_from_the_environment_fail_clearly():
+    opts = RenderOptions.from_env({"CHORUS_REFRAME": "1:1=blur", "CHORUS_CAPTION_STYLE": "boxed",
+                                   "CHORUS_LOUDNESS_LUFS": "off"})
+    assert opts.reframe["1:1"] == "blur" and opts.reframe["16:9"] == "blur" and opts.reframe["9:16"] == "crop"
+    assert opts.style.name == "boxed" and opts.loudness is None
+    for env, field in (({"CHORUS_REFRAME": "2:1=blur"}, "CHORUS_REFRAME"), ({"CHORUS_LOUDNESS_LUFS": "loud"}, "LUFS"),
+                       ({"CHORUS_CAPTION_STYLE": "neon"}, "neon")):
+        with pytest.raises(MediaError, match=field):
+            RenderOptions.from_env(env)
