@@ -8,7 +8,7 @@ import secrets
 from typing import Any
 from urllib.parse import unquote
 
-from tests.connectors.fakes.base import FakePlatform, Req, Resp, marker_of
+from tests.connectors.fakes.base import Drop, FakePlatform, Req, Resp, marker_of
 
 DAY = 86400.0
 # REST paths live under /rest on api.linkedin.com; a base URL that already ends in /rest leaves it out.
@@ -33,6 +33,7 @@ class FakeLinkedIn(FakePlatform):
         self.stats: dict[str, dict[str, Any]] = {}
         self.duplicate_posts = 0             # POST /posts for a video already in a post (answered 422)
         self.rate_limit_header = True        # send Retry-After with 429 (LinkedIn documents none)
+        self.lose_part: dict[int, int] = {}  # part index -> how many of its PUTs are dropped without an answer
         self._ids = itertools.count(7_260_000_000_000_000_001)
         super().__init__(access_ttl_s=access_ttl_s, rotate=False, **kw)
 
@@ -128,6 +129,9 @@ class FakeLinkedIn(FakePlatform):
         index = int(req.params["part"])
         if v is None or index >= len(v["ranges"]):
             return self.error(404, "NOT_FOUND", "no such upload")
+        if self.lose_part.get(index, 0) > 0:
+            self.lose_part[index] -= 1
+            raise Drop()
         first, last = v["ranges"][index]
         if len(req.body) != last - first + 1:
             return self.error(400, "BAD_REQUEST", f"part {index} must be {last - first + 1} bytes")
