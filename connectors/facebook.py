@@ -147,8 +147,6 @@ class FacebookConnector:
 
     def _finish(self, content: PostContent, ref: dict[str, Any], save_ref: SaveRef) -> PublishResult:
         params: dict[str, Any] = {"upload_phase": "finish", "video_id": ref["video_id"], "description": content.text}
-        if content.title:
-            params["title"] = content.title
         when = content.publish_at
         now = self.clock()
         if when is not None and when > now + self.schedule_window.min_lead:
@@ -231,6 +229,16 @@ class FacebookConnector:
             # Uploaded but never finished: an accepted upload that publish() resumes.
             return PublishResult("processing", ref["video_id"], dict(ref), _url(ref["video_id"]))
         return settled
+
+    def check(self) -> AccountCheck:
+        """Whether the Page can post now: the token works for this Page and Reels slots are free."""
+        try:
+            page = self._call("GET", f"{self.graph}/{self.page_id}", params={"fields": "id,name"})
+        except ConnectorError as err:
+            return AccountCheck(self.account.id, PLATFORM, False, err.message, err.kind)
+        free = self.limiter.wait_for("reels")
+        note = "Reels slots free" if free <= 0 else f"the 30 reels per 24 hours are used; next slot in {free / 3600:.1f} h"
+        return AccountCheck(self.account.id, PLATFORM, True, f"connected to the Page {page.get('name', '?')}; {note}")
 
     def cancel(self, ref: dict[str, Any]) -> None:
         if ref.get("video_id"):

@@ -32,6 +32,8 @@ class InstagramConnector:
     platform = PLATFORM
     metric_vocabulary = PLATFORM
     native_scheduling = False
+    # The reference's example quota (the guide says 100); content_publishing_limit is also asked before each post.
+    daily_post_cap = 50
 
     def __init__(self, account: Account, settings: Any, deps: Deps):
         self.account = account
@@ -214,6 +216,19 @@ class InstagramConnector:
             ref["media_id"] = media_id
             ref.update(self._permalink(media_id))
         return self._result(ref)
+
+    def check(self) -> AccountCheck:
+        """Whether the account can post now: the token works, the account id is right, publishing slots are free."""
+        try:
+            me = self._call("GET", f"{self.graph}/{self.ig_user_id}", params={"fields": "id,username"})
+            body = self._call("GET", f"{self.graph}/{self.ig_user_id}/content_publishing_limit",
+                              params={"fields": "quota_usage,config"})
+        except ConnectorError as err:
+            return AccountCheck(self.account.id, PLATFORM, False, err.message, err.kind)
+        data = (body.get("data") or [{}])[0]
+        total = (data.get("config") or {}).get("quota_total", "?")
+        return AccountCheck(self.account.id, PLATFORM, True, f"connected as @{me.get('username', '?')}; "
+                            f"{data.get('quota_usage', '?')} of {total} API posts used in the last 24 hours")
 
     def cancel(self, ref: dict[str, Any]) -> None:
         # Instagram has no native scheduling: nothing is on the platform before Chorus publishes it.

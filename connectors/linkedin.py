@@ -245,6 +245,16 @@ class LinkedInConnector:
             return PublishResult("processing", None, dict(ref))
         return None
 
+    def check(self) -> AccountCheck:
+        """Whether the organisation can post now: the token works and may read the organisation's posts."""
+        try:
+            self._call("GET", f"{self.base}/posts", params={"q": "author", "author": self.author_urn, "count": 1})
+        except ConnectorError as err:
+            return AccountCheck(self.account.id, PLATFORM, False, err.message, err.kind)
+        refresh = "refreshes itself" if self.tokens.tokens().refresh_token else \
+            "has no refresh token: reconnect before the 60-day access token lapses"
+        return AccountCheck(self.account.id, PLATFORM, True, f"connected as {self.author_urn}; the login {refresh}")
+
     def cancel(self, ref: dict[str, Any]) -> None:
         # No native scheduling: nothing is on LinkedIn before Chorus publishes it.
         return None

@@ -218,3 +218,12 @@ def test_no_token_in_logs_errors_or_refs(fake, acct, clock, tmp_path, caplog, ca
     assert errors
     for token in fake.tokens.issued:
         assert token not in haystack
+
+
+def test_account_check(fake, acct, clock, tmp_path):
+    secrets = Secrets()
+    check = fb(fake, acct, clock, tmp_path, secrets=secrets).check()
+    assert check.ok and "Fake Page" in check.message
+    fake.tokens.expire_all()
+    bad = fb(fake, acct, clock, tmp_path, secrets=secrets).check()
+    assert not bad.ok and bad.kind is ErrorKind.NEEDS_RECONNECT

@@ -250,3 +250,12 @@ def test_no_token_in_logs_errors_or_refs(fake, acct, clock, tmp_path, caplog, ca
     assert errors and fake.tokens.issued
     for token in fake.tokens.issued:
         assert token not in haystack
+
+
+def test_account_check_reports_the_quota_and_a_bad_token(fake, acct, clock, tmp_path):
+    secrets = Secrets()
+    ok = ig(fake, acct, clock, tmp_path, secrets=secrets).check()
+    assert ok.ok and "fake_reels_account" in ok.message and "0 of 50" in ok.message
+    fake.tokens.expire_all()
+    bad = ig(fake, acct, clock, tmp_path, secrets=secrets).check()
+    assert not bad.ok and bad.kind is ErrorKind.NEEDS_RECONNECT

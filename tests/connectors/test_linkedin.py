@@ -202,3 +202,13 @@ def test_no_token_in_logs_errors_or_refs(fake, acct, clock, tmp_path, caplog, ca
     assert errors and len(fake.tokens.issued) >= 3
     for token in fake.tokens.issued + [secrets.data[acct.credentials]["client_secret"]]:
         assert token not in haystack
+
+
+def test_account_check(fake, acct, clock, tmp_path):
+    check = li(fake, acct, clock, tmp_path).check()
+    assert check.ok and f"urn:li:organization:{ORG}" in check.message and "refreshes itself" in check.message
+    no_org = account("linkedin", "no-org", handle="Votes Europe")
+    secrets = Secrets()
+    secrets.add(no_org.credentials, fake.tokens.grant(), clock)
+    bad = connect(fake, no_org, clock, tmp_path, secrets=secrets, base_names=BASES).check()
+    assert not bad.ok and bad.kind is ErrorKind.NEEDS_RECONNECT and "ORGANIZATION_ID" in bad.message

@@ -152,6 +152,8 @@ class FakeFacebook(FakeMeta):
             v["published_at"] = v["scheduled"]
 
     def video(self, req: Req) -> Resp:
+        if req.params["id"] == self.page_id:
+            return Resp(200, {"id": self.page_id, "name": "Fake Page"})
         v = self.videos.get(req.params["id"])
         if v is None or v["deleted"]:
             return self.meta_error(404 if v else 400, 100, "(#100) Object does not exist", subcode=33)

@@ -137,6 +137,8 @@ class FakeInstagram(FakeMeta):
 
     def node(self, req: Req) -> Resp:
         nid = req.params["id"]
+        if nid == self.ig_user_id:
+            return Resp(200, {"id": nid, "username": "fake_reels_account"})
         if nid in self.containers:
             c = self.containers[nid]
             code = self._status(c)
