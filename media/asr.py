@@ -48,7 +48,8 @@ class AsrSettings:
     def from_settings(cls, settings: Any, **overrides: Any) -> "AsrSettings":
         """From campaign.settings.Settings (asr_model, asr_device) plus explicit overrides."""
         base = {"model": getattr(settings, "asr_model", "bundled") or "bundled",
-                "device": getattr(settings, "asr_device", "auto") or "auto"}
+                "device": getattr(settings, "asr_device", "auto") or "auto",
+                "compute_type": getattr(settings, "asr_compute_type", None) or os.environ.get("CHORUS_ASR_COMPUTE_TYPE") or None}
         return cls(**{**base, **overrides})
 
 
@@ -300,8 +301,6 @@ def transcribe_audio(audio: np.ndarray, duration_s: float, language: str | None,
         word_timestamps=settings.word_timestamps,
         vad_filter=settings.vad,
         max_new_tokens=settings.max_new_tokens,
-        # Each asset is short; not conditioning on earlier text avoids repetition loops on synthetic speech.
-        condition_on_previous_text=False,
     )
     energy, threshold = _frame_energy(audio)
     sentences = []
