@@ -141,6 +141,7 @@ class PrefectServer:
         self.port = port or free_port(host)
         self.process: subprocess.Popen | None = None
         self.log_path = home / "server.log"
+        self.pid_path = home / "server.pid"
 
     @property
     def url(self) -> str:
@@ -161,6 +162,8 @@ class PrefectServer:
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
         )
         log.close()
+        # Written so that an operator (or a test's teardown) can stop the server even if `chorus serve` was killed.
+        self.pid_path.write_text(str(self.process.pid))
         try:
             wait_healthy(self.api_url, timeout_s, self.process)
         except BaseException:
@@ -169,6 +172,7 @@ class PrefectServer:
 
     def stop(self, timeout_s: float = 10.0) -> None:
         proc, self.process = self.process, None
+        self.pid_path.unlink(missing_ok=True)
         if proc is None or proc.poll() is not None:
             return
         try:
