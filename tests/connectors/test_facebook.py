@@ -227,3 +227,15 @@ def test_account_check(fake, acct, clock, tmp_path):
     fake.tokens.expire_all()
     bad = fb(fake, acct, clock, tmp_path, secrets=secrets).check()
     assert not bad.ok and bad.kind is ErrorKind.NEEDS_RECONNECT
+
+
+def test_random_faults_still_publish_each_post_exactly_once(clock, acct, tmp_path):
+    from tests.connectors.fakes.driver import publish_until_settled
+
+    with FakeFacebook(clock=clock, seed=7) as fake:
+        conn = fb(fake, acct, clock, tmp_path)
+        fake.faults.randomly(transient=0.2, lost=0.05)
+        for i in range(12):
+            publish_until_settled(conn, content(acct, tmp_path, f"r{i}"), clock)
+        assert fake.published_markers() == {f"r{i}": 1 for i in range(12)}
+        assert fake.duplicate_finishes == 0 and fake.faults.injected["drop_after"] > 0

@@ -259,3 +259,15 @@ def test_account_check_reports_the_quota_and_a_bad_token(fake, acct, clock, tmp_
     fake.tokens.expire_all()
     bad = ig(fake, acct, clock, tmp_path, secrets=secrets).check()
     assert not bad.ok and bad.kind is ErrorKind.NEEDS_RECONNECT
+
+
+def test_random_faults_still_publish_each_post_exactly_once(clock, acct, tmp_path):
+    from tests.connectors.fakes.driver import publish_until_settled
+
+    with FakeInstagram(clock=clock, seed=7, quota_total=1000) as fake:
+        conn = ig(fake, acct, clock, tmp_path)
+        fake.faults.randomly(transient=0.2, lost=0.05)
+        for i in range(12):
+            publish_until_settled(conn, content(acct, tmp_path, f"r{i}"), clock)
+        assert fake.published_markers() == {f"r{i}": 1 for i in range(12)}
+        assert fake.duplicate_publishes == 0 and fake.faults.injected["drop_after"] > 0

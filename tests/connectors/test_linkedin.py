@@ -212,3 +212,15 @@ def test_account_check(fake, acct, clock, tmp_path):
     secrets.add(no_org.credentials, fake.tokens.grant(), clock)
     bad = connect(fake, no_org, clock, tmp_path, secrets=secrets, base_names=BASES).check()
     assert not bad.ok and bad.kind is ErrorKind.NEEDS_RECONNECT and "ORGANIZATION_ID" in bad.message
+
+
+def test_random_faults_still_publish_each_post_exactly_once(clock, acct, tmp_path):
+    from tests.connectors.fakes.driver import publish_until_settled
+
+    with FakeLinkedIn(clock=clock, seed=7, organization_id=ORG, part_size=1024) as fake:
+        conn = li(fake, acct, clock, tmp_path)
+        fake.faults.randomly(transient=0.2, lost=0.05)
+        for i in range(12):
+            publish_until_settled(conn, content(acct, tmp_path, f"r{i}", size=3000), clock)
+        assert fake.published_markers() == {f"r{i}": 1 for i in range(12)}
+        assert fake.duplicate_posts == 0 and fake.faults.injected["drop_after"] > 0
