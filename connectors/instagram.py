@@ -38,12 +38,13 @@ class InstagramConnector:
     def __init__(self, account: Account, settings: Any, deps: Deps):
         self.account = account
         self.options = deps.options
-        self.graph = settings.base_url("instagram")
+        self.settings = settings
         self.rupload = settings.base_url("rupload")
-        self.login = settings.base_url("instagram_login")
+        self.login_host = settings.base_url("instagram_login")
         lookup = deps.secrets or env_lookup()
-        # Instagram has no refresh token: a long-lived token is exchanged for a new one while it is still valid
-        # (at least 24 h old, valid 60 days). The current token therefore doubles as the refresh credential.
+        # Instagram Login has no refresh token: a long-lived token is exchanged for a new one while it is still
+        # valid (at least 24 h old, valid 60 days), so that token doubles as the refresh credential. Facebook
+        # Login uses a Page token, which does not expire and has nothing to refresh.
         self.tokens = TokenManager(PLATFORM, account.credentials or "", refresher=self._refresh,
                                    lookup=lambda name: _token_is_refresh(lookup(name)), store=deps.token_store,
                                    clock=deps.options.clock, skew_s=REFRESH_AHEAD_S, label=LABEL, scheme="OAuth")
@@ -55,6 +56,16 @@ class InstagramConnector:
 
     def __repr__(self) -> str:
         return f"InstagramConnector({self.account.id!r})"
+
+    @property
+    def instagram_login(self) -> bool:
+        """Whether the account was connected through Instagram Login (credentials' LOGIN=instagram) rather than
+        Facebook Login (the default): it decides the Graph host, the refresh, and whether files can be uploaded."""
+        return str(self.tokens.tokens().extra.get("login", "facebook")).lower() == "instagram"
+
+    @property
+    def graph(self) -> str:
+        return self.settings.base_url("instagram_login" if self.instagram_login else "instagram")
 
     @property
     def ig_user_id(self) -> str:
@@ -70,7 +81,10 @@ class InstagramConnector:
         return self._ig_user_id
 
     def _refresh(self, tokens: TokenSet) -> dict[str, Any]:
-        answer = self.oauth.json("GET", f"{self.login}/refresh_access_token", auth=False, idempotent=True,
+        if not self.instagram_login:
+            raise ConnectorError(ErrorKind.NEEDS_RECONNECT, LABEL, "a Facebook Login token for Instagram is renewed "
+                                 "by reconnecting the account (Page tokens do not expire)")
+        answer = self.oauth.json("GET", f"{self.login_host}/refresh_access_token", auth=False, idempotent=True,
                                  params={"grant_type": "ig_refresh_token", "access_token": tokens.refresh_token or ""})
         answer = dict(answer or {})
         if answer.get("access_token"):
@@ -98,6 +112,12 @@ class InstagramConnector:
             # Checked before the container is made: no upload is spent on a post that cannot go out today.
             self.check_publishing_limit()
             upload = "url" if content.video_url else "resumable"
+            if upload == "resumable" and self.instagram_login:
+                # rupload.facebook.com takes Facebook Login tokens only (platform-contracts §3).
+                raise ConnectorError(ErrorKind.NEEDS_RECONNECT, LABEL, "an account connected through Instagram Login "
+                                     "cannot upload a video file; use an S3 store (Instagram then fetches the video "
+                                     "from a presigned link) or connect the account through Facebook Login",
+                                     reason="resumable upload needs Facebook Login")
             params: dict[str, Any] = {"media_type": "REELS", "caption": content.text, "share_to_feed": "true"}
             if upload == "url":
                 params["video_url"] = content.video_url
@@ -258,8 +278,10 @@ def _without_container(ref: dict[str, Any]) -> dict[str, Any]:
 
 
 def _token_is_refresh(found: Any) -> Any:
-    """Instagram credentials carry one long-lived token; it is what a refresh sends, so it stands as the refresh token."""
-    if found and found.get("access_token") and not found.get("refresh_token"):
+    """Instagram Login credentials carry one long-lived token; it is what a refresh sends, so it stands as the
+    refresh token. Facebook Login credentials are left as they are (a Page token is never refreshed)."""
+    if found and str(found.get("login", "")).lower() == "instagram" and found.get("access_token") \
+            and not found.get("refresh_token"):
         found = dict(found, refresh_token=found["access_token"])
     return found
 

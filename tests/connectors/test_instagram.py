@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 
 import pytest
 
@@ -53,22 +54,28 @@ def test_happy_path_container_upload_publish_and_insights(fake, acct, clock, tmp
     assert readings["views"] == 1500 and readings["saved"] == 5 and readings["ig_reels_avg_watch_time"] == 6400
 
 
-def test_video_url_from_a_presigned_link_skips_the_upload(fake, acct, clock, tmp_path):
+@pytest.fixture
+def served(tmp_path):
+    """A loopback HTTP server for tmp_path, standing in for a presigned S3 link."""
     import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
     from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-    post = content(acct, tmp_path, "ig-url")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(tmp_path)))
-    server.RequestHandlerClass.log_message = lambda *a: None
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/{post.video_path.name}?X-Amz-Signature=abc"
-        from dataclasses import replace
-        result = ig(fake, acct, clock, tmp_path).publish(replace(post, video_url=url), {}, Refs())
-    finally:
-        server.shutdown()
-        server.server_close()
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(tmp_path)))
+    threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05), daemon=True).start()
+    yield lambda post: replace(post, video_url=f"http://127.0.0.1:{server.server_address[1]}/"
+                                                f"{post.video_path.name}?X-Amz-Signature=abc")
+    server.shutdown()
+    server.server_close()
+
+
+def test_video_url_from_a_presigned_link_skips_the_upload(fake, acct, clock, tmp_path, served):
+    post = served(content(acct, tmp_path, "ig-url"))
+    result = ig(fake, acct, clock, tmp_path).publish(post, {}, Refs())
     assert result.state == "published"
     assert fake.received["rupload"] == 0
     assert fake.published_markers() == {"ig-url": 1}
@@ -221,14 +228,30 @@ def test_token_expiring_mid_upload_holds_the_account_then_resumes_after_reconnec
     assert result.state == "published" and fake.received["create_container"] == 1
 
 
-def test_token_close_to_expiry_is_refreshed_before_use(fake, acct, clock, tmp_path):
+def test_instagram_login_token_close_to_expiry_is_refreshed_before_use(fake, acct, clock, tmp_path, served):
     secrets = Secrets()
     grant = fake.tokens.grant(access_ttl_s=3 * 86400)  # inside the 7-day refresh window
-    secrets.add(acct.credentials, grant, clock, user_id=fake.ig_user_id)
+    secrets.add(acct.credentials, grant, clock, user_id=fake.ig_user_id, login="instagram")
     conn = ig(fake, acct, clock, tmp_path, secrets=secrets)
-    assert conn.publish(content(acct, tmp_path, "ig16"), {}, Refs()).state == "published"
+    assert conn.publish(served(content(acct, tmp_path, "ig16")), {}, Refs()).state == "published"
     assert fake.received["refresh"] == 1
     assert conn.tokens.tokens().access_token != grant["access_token"]
+
+
+def test_instagram_login_cannot_upload_a_file_and_says_what_to_do(fake, acct, clock, tmp_path):
+    secrets = Secrets()
+    secrets.add(acct.credentials, fake.tokens.grant(), clock, user_id=fake.ig_user_id, login="instagram")
+    with pytest.raises(ConnectorError) as err:
+        ig(fake, acct, clock, tmp_path, secrets=secrets).publish(content(acct, tmp_path, "ig19"), {}, Refs())
+    assert err.value.kind is ErrorKind.NEEDS_RECONNECT and "S3" in err.value.message
+    assert fake.received["create_container"] == 0
+
+
+def test_facebook_login_token_is_never_refreshed_early(fake, acct, clock, tmp_path):
+    secrets = Secrets()
+    secrets.add(acct.credentials, fake.tokens.grant(access_ttl_s=3 * 86400), clock, user_id=fake.ig_user_id)
+    assert ig(fake, acct, clock, tmp_path, secrets=secrets).publish(content(acct, tmp_path, "ig20"), {}, Refs())
+    assert fake.received["refresh"] == 0
 
 
 def test_no_token_in_logs_errors_or_refs(fake, acct, clock, tmp_path, caplog, capsys):
