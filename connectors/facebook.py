@@ -269,8 +269,9 @@ class FacebookConnector:
             out.extend(meta.parse_insights(video_id, body))
         return out
 
-    def _call(self, method: str, url: str, *, idempotent: bool = True, **kwargs: Any) -> dict[str, Any]:
-        return self.http.json(method, url, idempotent=idempotent, **kwargs) or {}
+    def _call(self, method: str, url: str, *, idempotent: bool = True, bucket: str = meta.GRAPH_BUCKET,
+              **kwargs: Any) -> dict[str, Any]:
+        return self.http.json(method, url, idempotent=idempotent, bucket=bucket, **kwargs) or {}
 
 
 def make_connector(account: Account, settings: Any, *, store: Any = None, **kwargs: Any) -> FacebookConnector:

@@ -13,7 +13,7 @@ from typing import Any
 from campaign.manifest import Account
 from connectors import meta
 from connectors.base import AccountCheck, ConnectorError, ErrorKind, MetricReading, PostContent, PublishResult, SaveRef
-from connectors.common import Deps, client, deps_from, poll
+from connectors.common import Deps, client, deps_from, limiter, poll
 from connectors.http import HttpClient
 from connectors.tokens import TokenManager, TokenSet, env_lookup, env_prefix
 
@@ -49,8 +49,11 @@ class InstagramConnector:
                                    lookup=lambda name: _token_is_refresh(lookup(name)), store=deps.token_store,
                                    clock=deps.options.clock, skew_s=REFRESH_AHEAD_S, label=LABEL, scheme="OAuth")
         classify = lambda response, body: meta.classify(LABEL, response.status_code, body, response.headers)
+        # No fixed request window (Meta's budget moves with the account's reach): the limiter only carries the
+        # pauses Meta's usage headers and throttle answers ask for, persisted across runs.
+        self.limiter = limiter(PLATFORM, account, deps, {}, label=LABEL)
         self.http: HttpClient = client(PLATFORM, deps, label=LABEL, auth=self.tokens.auth, classify=classify,
-                                       meta=True)
+                                       limiter=self.limiter, meta=True)
         self.oauth: HttpClient = client(PLATFORM, deps, label=LABEL, classify=classify, meta=True)
         self._ig_user_id: str | None = None
 
@@ -269,8 +272,9 @@ class InstagramConnector:
             out.extend(meta.parse_insights(media_id, body))
         return out
 
-    def _call(self, method: str, url: str, *, idempotent: bool = True, **kwargs: Any) -> dict[str, Any]:
-        return self.http.json(method, url, idempotent=idempotent, **kwargs) or {}
+    def _call(self, method: str, url: str, *, idempotent: bool = True, bucket: str = meta.GRAPH_BUCKET,
+              **kwargs: Any) -> dict[str, Any]:
+        return self.http.json(method, url, idempotent=idempotent, bucket=bucket, **kwargs) or {}
 
 
 def _without_container(ref: dict[str, Any]) -> dict[str, Any]:

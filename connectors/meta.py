@@ -36,6 +36,10 @@ IG_SUBCODE_WORDS = {
     IG_DAILY_CAP: "the Instagram account reached its daily limit of API posts",
 }
 
+# The per-account limiter bucket every Graph and rupload call counts against: when Meta's usage headers pass 95 %
+# (or a throttle answer names a wait) the shared client pauses the whole account through it.
+GRAPH_BUCKET = "graph"
+
 # When Meta says "wait" without saying how long. The app-level window is a rolling hour.
 DEFAULT_THROTTLE_WAIT_S = 300.0
 DEFAULT_APP_LIMIT_WAIT_S = 900.0
@@ -251,4 +255,4 @@ def rupload(http: Any, url: str, path: Path, *, offset: int) -> dict[str, Any]:
         fh.seek(offset)
         data = fh.read()
     headers = {"offset": str(offset), "file_size": str(size), "Content-Type": "application/octet-stream"}
-    return http.json("POST", url, headers=headers, data=data, idempotent=True) or {}
+    return http.json("POST", url, headers=headers, data=data, idempotent=True, bucket=GRAPH_BUCKET) or {}

@@ -294,3 +294,18 @@ def test_random_faults_still_publish_each_post_exactly_once(clock, acct, tmp_pat
             publish_until_settled(conn, content(acct, tmp_path, f"r{i}"), clock)
         assert fake.published_markers() == {f"r{i}": 1 for i in range(12)}
         assert fake.duplicate_publishes == 0 and fake.faults.injected["drop_after"] > 0
+
+
+def test_usage_headers_near_the_budget_pause_the_account_before_meta_refuses(fake, acct, clock, tmp_path):
+    conn = ig(fake, acct, clock, tmp_path)
+    refs = Refs()
+    post = content(acct, tmp_path, "ig21")
+    fake.app_usage_pct = 96  # X-App-Usage on every answer: 96 % of the hourly budget used
+    with pytest.raises(ConnectorError) as err:
+        conn.publish(post, {}, refs)
+    assert err.value.kind is ErrorKind.RATE_LIMITED and err.value.retry_after_s > 120
+    assert sum(fake.received.values()) == 1  # paused after the first answer, before Meta had to throttle
+    clock.sleep(err.value.retry_after_s + 1)
+    fake.app_usage_pct = 10
+    assert conn.publish(post, refs.last, refs).state == "published"
+    assert fake.published_markers() == {"ig21": 1}
