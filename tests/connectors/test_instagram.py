@@ -309,3 +309,29 @@ def test_usage_headers_near_the_budget_pause_the_account_before_meta_refuses(fak
     fake.app_usage_pct = 10
     assert conn.publish(post, refs.last, refs).state == "published"
     assert fake.published_markers() == {"ig21": 1}
+
+
+def test_s3_store_presigned_link_is_what_instagram_fetches(fake, acct, clock, tmp_path, monkeypatch):
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from media.store import S3Store
+
+    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                 "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(k, v)  # fake credentials for the loopback server only
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="chorus")
+        store = S3Store("s3://chorus/campaigns", endpoint_url=endpoint)
+        post = content(acct, tmp_path, "ig-s3")
+        store.put_file("variants/ig-s3.mp4", post.video_path)
+        link = store.presigned_url("variants/ig-s3.mp4", expires_s=3600)
+        result = ig(fake, acct, clock, tmp_path).publish(replace(post, video_url=link), {}, Refs())
+    finally:
+        server.stop()
+    assert result.state == "published" and fake.received["rupload"] == 0
+    assert fake.published_markers() == {"ig-s3": 1}

@@ -118,3 +118,38 @@ def test_insights_missing_value_is_left_out_and_objects_are_split():
     got = {r.raw_name: r.value for r in meta.parse_insights("m1", body)}
     assert got == {"views": 10.0, "post_video_social_actions": 5.0, "post_video_social_actions.COMMENT": 2.0,
                    "post_video_social_actions.SHARE": 3.0, "total_interactions": 7.0}
+
+
+@pytest.mark.parametrize("platform,extra,check_word", [
+    ("instagram", {"USER_ID": "17841400000000001"}, "fake_reels_account"),
+    ("facebook", {"PAGE_ID": "104000000000001"}, "Fake Page"),
+    ("linkedin", {"ORGANIZATION_ID": "5515715"}, "urn:li:organization:5515715"),
+])
+def test_registry_builds_each_connector_from_environment_credentials(platform, extra, check_word, tmp_path,
+                                                                     monkeypatch):
+    """The real wiring: manifest credentials name -> NAME_* environment variables -> a connector that works."""
+    import importlib
+
+    from campaign.settings import Settings
+    from connectors.common import FakeClock
+    from connectors.registry import connector_for
+    from tests.connectors.fakes.harness import account
+
+    clock = FakeClock()
+    module, cls, names = {
+        "instagram": ("tests.connectors.fakes.instagram", "FakeInstagram", ("instagram", "instagram_login", "rupload")),
+        "facebook": ("tests.connectors.fakes.facebook", "FakeFacebook", ("facebook", "rupload")),
+        "linkedin": ("tests.connectors.fakes.linkedin", "FakeLinkedIn", ("linkedin", "linkedin_oauth")),
+    }[platform]
+    with getattr(importlib.import_module(module), cls)(clock=clock) as fake:
+        acct = account(platform, credentials=f"ngo-{platform}/main")
+        prefix = f"NGO_{platform.upper()}_MAIN"
+        monkeypatch.setenv(f"{prefix}_ACCESS_TOKEN", fake.tokens.grant()["access_token"])
+        for key, value in extra.items():
+            monkeypatch.setenv(f"{prefix}_{key}", value)
+        settings = Settings(home=tmp_path, store_url=str(tmp_path / "store"), warehouse_path=tmp_path / "w.duckdb",
+                            base_urls={n: fake.base_url for n in names})
+        conn = connector_for(acct, settings, None, sleep=clock.sleep, clock=clock)
+        assert conn.platform == platform and not conn.__class__.__name__.startswith("Sandbox")
+        check = conn.check()
+        assert check.ok and check_word in check.message
