@@ -174,9 +174,12 @@ def test_reels_cap_is_kept_locally_before_facebook_refuses(fake, acct, clock, tm
 
 def test_cap_refusal_from_facebook_carries_its_wait(fake, acct, clock, tmp_path):
     fake.reels_cap = 1
-    fake.finish_times.append(clock() - 80000)  # a reel posted by someone else earlier today
+    secrets = Secrets()
+    conn = fb(fake, acct, clock, tmp_path, secrets=secrets)
+    token = secrets.data[acct.credentials]["access_token"]
+    fake.finish_times[token] = [clock() - 80000]  # a reel posted on this Page by someone else earlier today
     with pytest.raises(ConnectorError) as err:
-        fb(fake, acct, clock, tmp_path).publish(content(acct, tmp_path, "fb11"), {}, Refs())
+        conn.publish(content(acct, tmp_path, "fb11"), {}, Refs())
     assert err.value.kind is ErrorKind.RATE_LIMITED and 6000 <= err.value.retry_after_s <= 6500
 
 

@@ -100,11 +100,13 @@ def test_publishing_limit_is_checked_before_uploading(fake, acct, clock, tmp_pat
 
 
 def test_daily_cap_refusal_at_media_publish_is_rate_limited(fake, acct, clock, tmp_path):
-    conn = ig(fake, acct, clock, tmp_path)
+    secrets = Secrets()
+    conn = ig(fake, acct, clock, tmp_path, secrets=secrets)
     refs = Refs()
     post = content(acct, tmp_path, "ig5")
     fake.quota_total = 1
-    fake.publish_times.append(clock() - 86000)  # another app used the slot between the check and the publish
+    # Another app used the account's slot between the check and the publish.
+    fake.publish_times[secrets.data[acct.credentials]["access_token"]] = [clock() - 86000]
     conn.check_publishing_limit = lambda: None
     with pytest.raises(ConnectorError) as err:
         conn.publish(post, {}, refs)

@@ -37,7 +37,9 @@ class FakeFacebook(FakeMeta):
         self.insights: dict[str, dict[str, Any]] = {}
         self.duplicate_finishes = 0            # second finish calls (answered 506)
         self.captions: dict[str, list[str]] = {}  # video id -> locales received
-        self.finish_times: list[float] = []
+        # Reels finished per Page in the cap window. A Page token stands for one Page, so the cap is counted per
+        # token: several test accounts sharing this fake (and its page_id) each get their own 30.
+        self.finish_times: dict[str, list[float]] = {}
         super().__init__(access_ttl_s=access_ttl_s, rotate=False, **kw)
 
     def setup_routes(self) -> None:
@@ -91,10 +93,11 @@ class FakeFacebook(FakeMeta):
         self.captions.setdefault(v["id"], []).append(m.group(1).decode())
         return Resp(200, {"success": True})
 
-    def cap_used(self) -> int:
+    def cap_used(self, page: str) -> int:
         now = self.clock()
-        self.finish_times = [t for t in self.finish_times if t > now - self.cap_window_s]
-        return len(self.finish_times)
+        times = [t for t in self.finish_times.get(page, []) if t > now - self.cap_window_s]
+        self.finish_times[page] = times
+        return len(times)
 
     def reels_finish(self, req: Req) -> Resp:
         bad = self._page(req)
@@ -111,8 +114,9 @@ class FakeFacebook(FakeMeta):
         if not v["upload"].get("upload_complete"):
             return self.meta_error(400, 6000, "There was a problem uploading your video file. Please try again.",
                                    subcode=1363019)
-        if self.cap_used() >= self.reels_cap:
-            oldest = min(self.finish_times)
+        page = req.bearer() or ""
+        if self.cap_used(page) >= self.reels_cap:
+            oldest = min(self.finish_times[page])
             wait_min = (oldest + self.cap_window_s - self.clock()) / 60.0
             buc = {self.page_id: [{"type": "pages", "call_count": 100, "total_cputime": 1, "total_time": 1,
                                    "estimated_time_to_regain_access": wait_min}]}
@@ -132,7 +136,7 @@ class FakeFacebook(FakeMeta):
         elif state != "PUBLISHED":
             return self.meta_error(400, 100, f"(#100) video_state {state} is not supported by this fake")
         v.update(finished=True, state=state, description=p.get("description"), processing="in_progress")
-        self.finish_times.append(self.clock())
+        self.finish_times.setdefault(page, []).append(self.clock())
         self.published.append({"id": v["id"], "marker": marker_of(bytes(v["upload"].get("data") or b"")),
                                "scheduled": v["scheduled"], "description": v["description"]})
         return Resp(200, {"success": True})

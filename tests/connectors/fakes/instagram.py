@@ -47,7 +47,9 @@ class FakeInstagram(FakeMeta):
         self.fail_processing: list[str] = []    # status texts for the next containers that finish processing
         self.insights: dict[str, dict[str, Any]] = {}  # media id -> metric -> value (missing = not available yet)
         self.duplicate_publishes = 0            # media_publish calls for a container already published
-        self.publish_times: list[float] = []
+        # API posts per account in the rolling 24 h, counted per token (one token stands for one Instagram
+        # account), so several test accounts sharing this fake each have their own quota.
+        self.publish_times: dict[str, list[float]] = {}
         super().__init__(access_ttl_s=access_ttl_s, rotate=False, **kw)
         self.tokens = InstagramTokenBook(self.name, access_ttl_s=access_ttl_s, rotate=False, clock=self.clock)
 
@@ -152,16 +154,17 @@ class FakeInstagram(FakeMeta):
         return self.meta_error(400, 100, f"(#100) Object with ID '{nid}' does not exist", subcode=33,
                                type_="GraphMethodException")
 
-    def quota_usage(self) -> int:
+    def quota_usage(self, account: str) -> int:
         now = self.clock()
-        self.publish_times = [t for t in self.publish_times if t > now - DAY]
-        return len(self.publish_times)
+        times = [t for t in self.publish_times.get(account, []) if t > now - DAY]
+        self.publish_times[account] = times
+        return len(times)
 
     def publishing_limit(self, req: Req) -> Resp:
         bad = self._account(req)
         if bad:
             return bad
-        return Resp(200, {"data": [{"quota_usage": self.quota_usage(),
+        return Resp(200, {"data": [{"quota_usage": self.quota_usage(req.bearer() or ""),
                                     "config": {"quota_total": self.quota_total, "quota_duration": int(DAY)}}]})
 
     def media_publish(self, req: Req) -> Resp:
@@ -178,7 +181,7 @@ class FakeInstagram(FakeMeta):
         if code != "FINISHED":
             return self.meta_error(400, 9007, "The media is not ready for publishing, please wait for a moment",
                                    subcode=2207027, user_title="Media not ready")
-        if self.quota_usage() >= self.quota_total:
+        if self.quota_usage(req.bearer() or "") >= self.quota_total:
             return self.meta_error(400, 9, "Application request limit reached", subcode=2207042,
                                    user_title="Cannot publish", user_msg="You reached the maximum number of posts "
                                    "that is allowed to be published by Content Publishing API.")
@@ -188,7 +191,7 @@ class FakeInstagram(FakeMeta):
                            "timestamp": f"{self.clock():.0f}", "created": self.clock(),
                            "permalink": f"https://www.instagram.com/reel/{mid}/"}
         c["status_code"], c["media_id"] = "PUBLISHED", mid
-        self.publish_times.append(self.clock())
+        self.publish_times.setdefault(req.bearer() or "", []).append(self.clock())
         self.published.append({"id": mid, "marker": marker, "container": cid_of(c), "caption": c["caption"]})
         return Resp(200, {"id": mid})
 
