@@ -222,11 +222,12 @@ class FacebookConnector:
         try:
             settled = self._settled(dict(ref), self._status(ref["video_id"]))
         except ConnectorError as exc:
-            if exc.kind is ErrorKind.PERMANENT and exc.status == 404:
+            # Graph says "does not exist" with 404 or code 100 / subcode 33: nothing of this post is on Facebook.
+            if exc.kind is ErrorKind.PERMANENT and (exc.status == 404 or getattr(exc, "subcode", None) == 33):
                 return None
             raise
-        if settled is None and ref.get("uploaded"):
-            # Uploaded but never finished: an accepted upload that publish() resumes.
+        if settled is None:
+            # Started (perhaps partly uploaded) but never finished: an accepted upload that publish() resumes.
             return PublishResult("processing", ref["video_id"], dict(ref), _url(ref["video_id"]))
         return settled
 

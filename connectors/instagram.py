@@ -230,9 +230,12 @@ class InstagramConnector:
         if not ref.get("container_id"):
             return None
         status = self._container_status(ref["container_id"])
-        if status["status_code"] != "PUBLISHED":
-            # The container exists but was never published: publish() resumes it.
-            return None
+        code = status["status_code"]
+        if code in ("EXPIRED", "ERROR"):
+            return None  # never published and never will be: nothing of this post is live
+        if code != "PUBLISHED":
+            # Accepted but not published yet: publish() resumes this container.
+            return PublishResult("processing", None, dict(ref))
         ref = dict(ref)
         media_id = self._find_recent(content)
         if media_id:

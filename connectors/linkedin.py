@@ -240,8 +240,8 @@ class LinkedInConnector:
         found = self._find_post(ref.get("video_urn"))
         if found:
             return self._result(dict(ref, post_urn=found))
-        if ref.get("finalized"):
-            # The video is on LinkedIn but attached to no post: publish() goes on from there.
+        if ref.get("finalized") or (ref.get("video_urn") and not self._urls_expired(ref)):
+            # The video (or some of its parts) is on LinkedIn but attached to no post: publish() goes on from there.
             return PublishResult("processing", None, dict(ref))
         return None
 

@@ -153,6 +153,7 @@ def test_interrupted_upload_resumes_from_the_bytes_facebook_has(fake, acct, cloc
     fake.faults.next("rupload", "drop_before", times=10)  # the client's retries and its one resume, all lost
     with pytest.raises(ConnectorError):
         conn.publish(post, {}, refs)
+    assert conn.reconcile(post, refs.last).state == "processing"  # accepted: to be resumed, not restarted
     video = fake.videos[refs.last["video_id"]]
     video["upload"].update(data=bytearray(post.video_path.read_bytes()[:3000]), file_size=8192)  # a partial upload
     result = conn.publish(post, refs.last, refs)

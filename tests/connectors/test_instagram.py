@@ -190,6 +190,7 @@ def test_interrupted_upload_resumes_on_the_same_container(fake, acct, clock, tmp
     with pytest.raises(ConnectorError):
         conn.publish(post, {}, refs)
     assert refs.last.get("container_id") and not refs.last.get("uploaded")
+    assert conn.reconcile(post, refs.last).state == "processing"  # accepted: to be resumed, not restarted
     result = conn.publish(post, refs.last, refs)
     assert result.state == "published" and fake.received["create_container"] == 1
 

@@ -71,6 +71,7 @@ def test_part_upload_resumes_with_the_saved_etags(fake, acct, clock, tmp_path):
     with pytest.raises(ConnectorError):
         conn.publish(post, {}, refs)
     assert set(refs.last["etags"]) == {"0", "1"}
+    assert conn.reconcile(post, refs.last).state == "processing"  # accepted parts: resumed, not restarted
     sent_before = fake.received["upload_part"]
     result = conn.publish(post, refs.last, refs)
     assert result.state == "published" and fake.received["initialize_upload"] == 1
