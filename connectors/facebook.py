@@ -88,8 +88,18 @@ class FacebookConnector:
 
     # -- publishing -------------------------------------------------------------------------------------------
 
+    def _not_too_early(self, content: PostContent) -> None:
+        """A publish time further ahead than the scheduling window is handed over later, before anything is sent."""
+        now = self.clock()
+        if content.publish_at is not None and content.publish_at > now + self.schedule_window.max_lead:
+            wait = (content.publish_at - self.schedule_window.max_lead - now).total_seconds()
+            raise ConnectorError(ErrorKind.RATE_LIMITED, LABEL, "the post is too far ahead for Facebook's scheduling "
+                                 "window; Chorus hands it over later", retry_after_s=max(wait, 60.0),
+                                 reason=f"publish time beyond {self.schedule_window.max_lead.days} days")
+
     def publish(self, content: PostContent, ref: dict[str, Any], save_ref: SaveRef) -> PublishResult:
         ref = dict(ref)
+        self._not_too_early(content)
         if ref.get("video_id"):
             status = self._status(ref["video_id"])
             settled = self._settled(ref, status)
@@ -150,11 +160,7 @@ class FacebookConnector:
         when = content.publish_at
         now = self.clock()
         if when is not None and when > now + self.schedule_window.min_lead:
-            if when > now + self.schedule_window.max_lead:
-                wait = (when - self.schedule_window.max_lead - now).total_seconds()
-                raise ConnectorError(ErrorKind.RATE_LIMITED, LABEL, "the post is too far ahead for Facebook's "
-                                     "scheduling window; Chorus hands it over later", retry_after_s=max(wait, 60.0),
-                                     reason=f"publish time beyond {self.schedule_window.max_lead.days} days")
+            self._not_too_early(content)
             params.update(video_state="SCHEDULED", scheduled_publish_time=int(when.timestamp()))
             ref["scheduled_for"] = when.isoformat()
         else:

@@ -79,7 +79,7 @@ def test_a_time_too_close_is_published_now_and_one_too_far_waits(fake, acct, clo
     with pytest.raises(ConnectorError) as err:
         conn.publish(content(acct, tmp_path, "fb4", publish_at=at(clock, 40 * 86400)), {}, Refs())
     assert err.value.kind is ErrorKind.RATE_LIMITED and err.value.retry_after_s >= 10 * 86400
-    assert fake.published_markers() == {"fb3": 1}
+    assert fake.published_markers() == {"fb3": 1} and fake.received["reels_start"] == 1  # nothing sent for fb4
 
 
 def test_schedule_window_is_a_setting():
