@@ -338,3 +338,21 @@ def test_s3_store_presigned_link_is_what_instagram_fetches(fake, acct, clock, tm
         server.stop()
     assert result.state == "published" and fake.received["rupload"] == 0
     assert fake.published_markers() == {"ig-s3": 1}
+
+
+def test_no_token_in_logs_when_a_token_is_refreshed_through_the_url(fake, acct, clock, tmp_path, served, caplog,
+                                                                      capsys):
+    # ig_refresh_token sends the token in the query string: urllib3 logs request lines at DEBUG.
+    caplog.set_level(logging.DEBUG)
+    secrets = Secrets()
+    secrets.add(acct.credentials, fake.tokens.grant(access_ttl_s=86400), clock, user_id=fake.ig_user_id,
+                login="instagram")
+    fake.faults.next("refresh", "5xx")
+    conn = ig(fake, acct, clock, tmp_path, secrets=secrets)
+    assert conn.publish(served(content(acct, tmp_path, "ig22")), {}, Refs()).state == "published"
+    assert fake.received["refresh"] == 2 and len(fake.tokens.issued) >= 2
+    out = capsys.readouterr()
+    haystack = caplog.text + out.out + out.err
+    assert "refresh_access_token" in haystack  # the call was logged...
+    for token in fake.tokens.issued:
+        assert token not in haystack  # ...without the token
