@@ -5,7 +5,7 @@ import json
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ class AsrSettings:
     max_new_tokens: int | None = None
     cache_dir: Path | None = None        # where the bundled model is assembled; default: user cache
     check_language: bool = True          # when the language is given, also detect it and warn on a mismatch
+    retry_compute_type: str | None = "float32"  # decode again at this precision when int8 decoding collapses
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> "AsrSettings":
@@ -275,6 +276,31 @@ def _snap_to_speech(words: tuple[Word, ...], energy: np.ndarray, threshold: floa
     return tuple(out)
 
 
+def _decode(model: Any, audio: np.ndarray, language: str | None, settings: AsrSettings) -> tuple[list[Any], Any]:
+    segments, info = model.transcribe(
+        audio,
+        language=language,
+        beam_size=settings.beam_size,
+        temperature=list(settings.temperatures),
+        word_timestamps=settings.word_timestamps,
+        vad_filter=settings.vad,
+        max_new_tokens=settings.max_new_tokens,
+    )
+    return list(segments), info
+
+
+def _struggled(segments: list[Any]) -> bool:
+    return any(seg.temperature >= 0.5 or seg.avg_logprob < -1.5 for seg in segments)
+
+
+def _mean_logprob(segments: list[Any]) -> float:
+    return sum(seg.avg_logprob for seg in segments) / len(segments) if segments else float("-inf")
+
+
+def _compute_of(provider: str) -> str:
+    return provider.rsplit(" ", 1)[-1].split("/")[0]
+
+
 def transcribe_audio(audio: np.ndarray, duration_s: float, language: str | None, settings: AsrSettings,
                      *, source: str = "audio") -> Transcript:
     """Recognise speech in 16 kHz mono audio; `language` is a BCP-47 tag or None to detect it."""
@@ -293,18 +319,19 @@ def transcribe_audio(audio: np.ndarray, duration_s: float, language: str | None,
         if detected != wanted and probability >= 0.5:
             warnings.append(f"the manifest says {wanted!r} but the speech sounds like {detected!r} "
                             f"(probability {probability:.2f}); check the asset's language")
-    segments, info = model.transcribe(
-        audio,
-        language=wanted,
-        beam_size=settings.beam_size,
-        temperature=list(settings.temperatures),
-        word_timestamps=settings.word_timestamps,
-        vad_filter=settings.vad,
-        max_new_tokens=settings.max_new_tokens,
-    )
+    raw, info = _decode(model, audio, wanted, settings)
+    retry = settings.retry_compute_type
+    if retry and _struggled(raw) and retry != _compute_of(provider):
+        # int8 decoding of unusual speech sometimes collapses (every temperature tried, log-probabilities near -3);
+        # the same model at full precision usually does not. Only such audio pays for the second pass.
+        precise, precise_provider = load_model(replace(settings, compute_type=retry))
+        raw2, info2 = _decode(precise, audio, wanted, settings)
+        if _mean_logprob(raw2) > _mean_logprob(raw):
+            raw, info, provider = raw2, info2, precise_provider
+            warnings.append(f"int8 decoding was unsure; used {retry} for this audio")
     energy, threshold = _frame_energy(audio)
     sentences = []
-    for seg in segments:
+    for seg in raw:
         if seg.start >= duration_s:
             break
         words = _snap_to_speech(_clean_words(list(seg.words or []), duration_s), energy, threshold)

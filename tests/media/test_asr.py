@@ -22,7 +22,8 @@ DATA = Path(__file__).parent / "data"
 TINY = DATA / "tiny-whisper"
 SPEECH = DATA / "speech"
 # The random model says nothing useful; these settings keep its output short so the test takes a second.
-TINY_SETTINGS = AsrSettings(model=str(TINY), beam_size=1, temperatures=(0.0,), max_new_tokens=12, check_language=False)
+TINY_SETTINGS = AsrSettings(model=str(TINY), beam_size=1, temperatures=(0.0,), max_new_tokens=12, check_language=False,
+                            retry_compute_type=None)
 
 
 def ffmpeg(*args: str) -> None:
