@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import operator
 import uuid
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
@@ -118,6 +119,28 @@ def append_snapshots(con: duckdb.DuckDBPyConnection, snapshots: Iterable[Snapsho
     return append_columns(con, columns, payloads=payloads, pull_id=pull_id)
 
 
+def append_records(con: duckdb.DuckDBPyConnection, records: Sequence[dict[str, Any]], *,
+                   pull_id: str | None = None) -> int:
+    """Append snapshots given as dicts with Snapshot's field names (payload left out); returns how many were new."""
+    if not records:
+        return 0
+    us_cache: dict[dt.datetime, int] = {}
+
+    def us(t: dt.datetime) -> int:
+        v = us_cache.get(t)
+        if v is None:
+            v = us_cache[t] = _epoch_us(t)
+        return v
+
+    names = ("campaign_id", "idempotency_key", "platform", "platform_post_id", "post_age_s", "raw_name",
+             "raw_value", "sandbox", "pulled_at")
+    # One pass over the records (itemgetter + zip) is several times faster than one comprehension per column.
+    values = list(zip(*map(operator.itemgetter(*names), records)))
+    columns: dict[str, Sequence[Any]] = dict(zip(names[:-1], values[:-1]))
+    columns["pulled_us"] = [us(t) for t in values[-1]]
+    return append_columns(con, columns, pull_id=pull_id)
+
+
 _STR_COLUMNS = ("campaign_id", "idempotency_key", "platform", "platform_post_id", "raw_name")
 
 
@@ -148,38 +171,58 @@ def _age_aggregates() -> str:
     return ",\n               ".join(parts)
 
 
-def _age_updates() -> str:
-    sets = []
+def _age_merge() -> str:
+    cols = []
     for label, age in AGES_S.items():
-        closer = (f"(metric_current.at_{label}_age_s IS NULL OR (excluded.at_{label}_age_s IS NOT NULL AND "
-                  f"abs(excluded.at_{label}_age_s - {age}) < abs(metric_current.at_{label}_age_s - {age})))")
-        sets.append(f"at_{label} = CASE WHEN {closer} AND excluded.at_{label}_age_s IS NOT NULL "
-                    f"THEN excluded.at_{label} ELSE metric_current.at_{label} END")
-        sets.append(f"at_{label}_age_s = CASE WHEN {closer} AND excluded.at_{label}_age_s IS NOT NULL "
-                    f"THEN excluded.at_{label}_age_s ELSE metric_current.at_{label}_age_s END")
-    return ",\n            ".join(sets)
+        closer = (f"(c.at_{label}_age_s IS NULL OR (a.at_{label}_age_s IS NOT NULL AND "
+                  f"abs(a.at_{label}_age_s - {age}) < abs(c.at_{label}_age_s - {age})))")
+        cols.append(f"CASE WHEN {closer} AND a.at_{label}_age_s IS NOT NULL THEN a.at_{label} ELSE c.at_{label} END")
+        cols.append(f"CASE WHEN {closer} AND a.at_{label}_age_s IS NOT NULL "
+                    f"THEN a.at_{label}_age_s ELSE c.at_{label}_age_s END")
+    return ",\n               ".join(cols)
 
 
-_MERGE_CURRENT = f"""
-    INSERT INTO metric_current
-        SELECT idempotency_key, raw_name, any_value(campaign_id), any_value(platform), any_value(canonical_name),
-               any_value(definition_version), bool_or(sandbox), min(pulled_at), max(pulled_at),
-               arg_max(raw_value, pulled_at), arg_max(canonical_value, pulled_at), count(*),
+# The batch's own summary per post metric: latest value, and the value closest to each fixed age.
+_AGGREGATE = f"""
+    CREATE OR REPLACE TEMP TABLE _chorus_agg AS
+        SELECT idempotency_key, raw_name, any_value(campaign_id) AS campaign_id, any_value(platform) AS platform,
+               any_value(canonical_name) AS canonical_name, any_value(definition_version) AS definition_version,
+               bool_or(sandbox) AS sandbox, min(pulled_at) AS first_pulled_at, max(pulled_at) AS last_pulled_at,
+               arg_max(raw_value, pulled_at) AS last_raw_value, arg_max(canonical_value, pulled_at) AS last_value,
+               count(*) AS snapshots,
                {_age_aggregates()}
         FROM {{source}}
         GROUP BY idempotency_key, raw_name
-    ON CONFLICT (idempotency_key, raw_name) DO UPDATE SET
-        canonical_name = excluded.canonical_name,
-        definition_version = excluded.definition_version,
-        first_pulled_at = least(metric_current.first_pulled_at, excluded.first_pulled_at),
-        last_raw_value = CASE WHEN excluded.last_pulled_at >= metric_current.last_pulled_at
-                              THEN excluded.last_raw_value ELSE metric_current.last_raw_value END,
-        last_value = CASE WHEN excluded.last_pulled_at >= metric_current.last_pulled_at
-                          THEN excluded.last_value ELSE metric_current.last_value END,
-        last_pulled_at = greatest(metric_current.last_pulled_at, excluded.last_pulled_at),
-        snapshots = metric_current.snapshots + excluded.snapshots,
-        {_age_updates()}
 """
+
+# Merged with what metric_current holds (a hash join, no index): the newer latest value wins, and the figure
+# measured closer to each fixed age wins.
+_MERGE = f"""
+    CREATE OR REPLACE TEMP TABLE _chorus_merged AS
+        SELECT a.idempotency_key, a.raw_name, a.campaign_id, a.platform, a.canonical_name, a.definition_version,
+               a.sandbox OR coalesce(c.sandbox, false),
+               least(a.first_pulled_at, c.first_pulled_at),
+               greatest(a.last_pulled_at, c.last_pulled_at),
+               CASE WHEN c.last_pulled_at IS NULL OR a.last_pulled_at >= c.last_pulled_at
+                    THEN a.last_raw_value ELSE c.last_raw_value END,
+               CASE WHEN c.last_pulled_at IS NULL OR a.last_pulled_at >= c.last_pulled_at
+                    THEN a.last_value ELSE c.last_value END,
+               a.snapshots + coalesce(c.snapshots, 0),
+               {_age_merge()}
+        FROM _chorus_agg a
+        LEFT JOIN metric_current c USING (idempotency_key, raw_name);
+    DELETE FROM metric_current c USING _chorus_agg a
+        WHERE c.idempotency_key = a.idempotency_key AND c.raw_name = a.raw_name;
+    INSERT INTO metric_current SELECT * FROM _chorus_merged;
+    DROP TABLE _chorus_merged;
+    DROP TABLE _chorus_agg;
+"""
+
+
+def _merge_current(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    con.execute(_AGGREGATE.format(source=source))
+    con.execute(_MERGE)
+
 
 _SNAPSHOT_COLUMNS = ("campaign_id, idempotency_key, platform, platform_post_id, pulled_at, post_age_s, raw_name, "
                      "raw_value, canonical_name, canonical_value, definition_version, sandbox, pull_id, payload_no")
@@ -224,7 +267,7 @@ def append_columns(con: duckdb.DuckDBPyConnection, columns: dict[str, Sequence[A
         added = con.execute("SELECT count(*) FROM _chorus_batch").fetchall()[0][0]
         if added:
             con.execute(f"INSERT INTO metric_snapshots ({_SNAPSHOT_COLUMNS}) SELECT {_SNAPSHOT_COLUMNS} FROM _chorus_batch")
-            con.execute(_MERGE_CURRENT.format(source="_chorus_batch"))
+            _merge_current(con, "_chorus_batch")
             used = sorted({int(n) for n in arrays["payload_no"] if n >= 0})
             if used and payloads:
                 con.executemany("INSERT INTO metric_payloads VALUES (?, ?, ?)",
@@ -244,7 +287,7 @@ def rebuild_current(con: duckdb.DuckDBPyConnection) -> int:
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("DELETE FROM metric_current")
-        con.execute(_MERGE_CURRENT.format(source="metric_snapshots"))
+        _merge_current(con, "metric_snapshots")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
