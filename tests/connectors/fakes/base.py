@@ -153,6 +153,8 @@ class TokenBook:
         self.clock = clock
         self.access: dict[str, float] = {}
         self.refresh_tokens: set[str] = set()
+        self.owners: dict[str, int] = {}  # token -> which grant (account) it descends from
+        self._grants = 0
         self.issued: list[str] = []  # every token value ever handed out (for the secret scan)
         self.refused_refreshes = 0
 
@@ -164,6 +166,8 @@ class TokenBook:
     def grant(self, *, access_ttl_s: float | None = None) -> dict[str, Any]:
         """A fresh grant, as an account connected by hand would have (what a test puts in the environment)."""
         access, refresh = self._new("access"), self._new("refresh")
+        self._grants += 1
+        self.owners[access] = self.owners[refresh] = self._grants
         ttl = self.access_ttl_s if access_ttl_s is None else access_ttl_s
         self.access[access] = self.clock() + ttl
         self.refresh_tokens.add(refresh)
@@ -177,14 +181,21 @@ class TokenBook:
             self.refused_refreshes += 1
             return None
         access = self._new("access")
+        owner = self.owners.get(refresh_token, 0)
+        self.owners[access] = owner
         self.access[access] = self.clock() + self.access_ttl_s
         out: dict[str, Any] = {"access_token": access, "expires_in": self.access_ttl_s}
         if self.rotate:
             self.refresh_tokens.discard(refresh_token)
             new = self._new("refresh")
+            self.owners[new] = owner
             self.refresh_tokens.add(new)
             out["refresh_token"] = new
         return out
+
+    def owner(self, token: str | None) -> int:
+        """Which grant (connected account) a token belongs to; 0 when unknown."""
+        return self.owners.get(token or "", 0)
 
     def expire_all(self) -> None:
         now = self.clock()
@@ -288,6 +299,8 @@ class FakePlatform:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Without this every request pays ~45 ms of Nagle + delayed-ACK between header and body writes.
+            disable_nagle_algorithm = True
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -317,7 +330,10 @@ class FakePlatform:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"fake-{self.name}", daemon=True)
+        server = self._server
+        # A short poll interval so a fixture's teardown does not wait up to 0.5 s for shutdown.
+        self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05),
+                                        name=f"fake-{self.name}", daemon=True)
         self._thread.start()
         return self
 
