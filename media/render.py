@@ -356,6 +356,7 @@ def render_variants(master: Path, jobs: Iterable[VariantJob], options: RenderOpt
         if job.platforms and len(problems) == len(job.platforms):
             outcomes[job.key] = VariantOutcome(job, None, "; ".join(problems))
             continue
+        problems += [w for w in (limits.master_warning(info.duration_s, pl, master.name) for pl in job.platforms) if w]
         try:
             ready.append((job, compose(master, info, job, options), problems))
         except ChorusError as err:
