@@ -154,6 +154,7 @@ def _usage_numbers(entry: Mapping[str, Any]) -> Iterable[float]:
 def meta_usage_wait_s(headers: Mapping[str, str], pause_pct: float = 100.0) -> float | None:
     """The wait Meta's usage headers imply once any figure reaches `pause_pct` percent; None when under it."""
     waits: list[float] = []
+    precise: list[float] = []
     app = headers.get("X-App-Usage") or headers.get("x-app-usage")
     if app:
         try:
@@ -168,11 +169,14 @@ def meta_usage_wait_s(headers: Mapping[str, str], pause_pct: float = 100.0) -> f
                 for entry in entries:
                     regain = float(entry.get("estimated_time_to_regain_access") or 0) * 60.0
                     if regain > 0:
-                        waits.append(regain)
+                        precise.append(regain)
                     elif max(_usage_numbers(entry), default=0) >= pause_pct:
                         waits.append(META_APP_USAGE_WAIT_S)
         except (ValueError, AttributeError, TypeError):
             pass
+    # Meta's own estimate of when access returns is precise; the generic app-usage pause is only a fallback.
+    if precise:
+        return max(precise)
     return max(waits) if waits else None
 
 
