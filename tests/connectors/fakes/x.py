@@ -165,11 +165,13 @@ class FakeX(FakePlatform):
             media = self.media.get(media_id)
             if media is None or media["state"] not in ("succeeded", "ready"):
                 return self.error(400, "invalid-request", f"media {media_id} is not ready")
-        if any(t["text"] == text for t in self.tweets.values()):
+        owner = self.tokens.owner(req.bearer())
+        if any(t["text"] == text and t["owner"] == owner for t in self.tweets.values()):
             return self.error(403, "forbidden", "You are not allowed to create a Tweet with duplicate content.")
         tweet_id = str(next(self._ids))
         keys = [self.media[m]["key"] for m in ids]
-        self.tweets[tweet_id] = {"id": tweet_id, "text": text, "media_keys": keys, "order": len(self.tweets)}
+        self.tweets[tweet_id] = {"id": tweet_id, "text": text, "media_keys": keys, "order": len(self.tweets),
+                                 "owner": owner}
         marker = marker_of(self.media[ids[0]]["data"]) if ids else None
         self.published.append({"id": tweet_id, "marker": marker, "text": text,
                                "subtitles": bool(ids and ids[0] in self.subtitles)})
@@ -214,9 +216,12 @@ class FakeX(FakePlatform):
         return Resp(200, out)
 
     def me(self, req: Req) -> Resp:
-        return Resp(200, {"data": {"id": "1234567890", "name": "Fake Org", "username": "fakeorg"}})
+        owner = self.tokens.owner(req.bearer())
+        return Resp(200, {"data": {"id": str(1234567890 + owner), "name": "Fake Org", "username": f"fakeorg{owner}"}})
 
     def timeline(self, req: Req) -> Resp:
         limit = min(100, max(5, int(req.query.get("max_results", "10"))))
-        latest = sorted(self.tweets.values(), key=lambda t: -t["order"])[:limit]
+        owner = int(req.params["id"]) - 1234567890
+        mine = [t for t in self.tweets.values() if t["owner"] == owner]
+        latest = sorted(mine, key=lambda t: -t["order"])[:limit]
         return Resp(200, {"data": [self._tweet(t, set()) for t in latest], "meta": {"result_count": len(latest)}})
