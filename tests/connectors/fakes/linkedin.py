@@ -37,12 +37,6 @@ class FakeLinkedIn(FakePlatform):
         self._ids = itertools.count(7_260_000_000_000_000_001)
         super().__init__(access_ttl_s=access_ttl_s, rotate=False, **kw)
 
-    def start(self):
-        super().start()
-        # Send each answer at once: with Nagle on, every loopback call waits ~40 ms for a delayed ACK.
-        self._server.RequestHandlerClass.disable_nagle_algorithm = True
-        return self
-
     # ---- LinkedIn's shapes ----
 
     def error(self, status: int, code: str, message: str = "", service: int | None = None) -> Resp:

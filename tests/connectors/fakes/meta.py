@@ -27,12 +27,6 @@ class FakeMeta(FakePlatform):
         self._ids = itertools.count(17_900_000_000_000_001)
         super().__init__(**kw)
 
-    def start(self):
-        super().start()
-        # Send each answer at once: with Nagle on, every loopback call waits ~40 ms for a delayed ACK.
-        self._server.RequestHandlerClass.disable_nagle_algorithm = True
-        return self
-
     def new_id(self) -> str:
         return str(next(self._ids))
 
