@@ -163,3 +163,10 @@ def test_variant_comparison_is_unsure_when_the_difference_is_within_chance(tmp_p
     lang = {r["variant"]: r for r in rows if r["dimension"] == "language"}
     assert lang["ar"]["rank"] == 1 and lang["ar"]["sure"] is False
     con.close()
+
+
+def test_a_platform_without_reach_shows_no_figure_not_zero(con):
+    rows = {(r["country"], r["language"], r["platform"]): r
+            for r in query(con, "reach_by_country_language_platform", campaign_id=ds.CID)}
+    assert rows[("DE", "ar", "tiktok")]["sum_of_post_reach"] is None
+    assert rows[("DE", "ar", "tiktok")]["views"] == ds.expected_sum("views", language="ar")
