@@ -213,7 +213,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     inbox = Path(args.inbox or os.environ.get("CHORUS_INBOX") or home / "inbox").expanduser().resolve()
     return serve(ServeOptions(manifests=args.manifest, inbox=inbox, s3_inbox=args.s3_inbox or os.environ.get("CHORUS_S3_INBOX"),
                               s3_queue=args.s3_queue or os.environ.get("CHORUS_S3_INBOX_QUEUE"), poll_s=args.poll,
-                              port=args.port))
+                              port=args.port, only=tuple(x for x in (args.only or "").split(",") if x),
+                              watch_only=args.watch_only))
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
@@ -303,6 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: $CHORUS_S3_INBOX_QUEUE); without it the prefix is listed")
     s.add_argument("--port", type=int, default=None, help="port of the Prefect server started when PREFECT_API_URL is unset")
     s.add_argument("--poll", type=float, default=1.0, help="seconds between the runner's polls for triggered runs")
+    s.add_argument("--only", default=None, help="serve only these stages (comma-separated flow names, e.g. "
+                   "caption,variants), to split the stages across machines")
+    s.add_argument("--watch-only", action="store_true", help="only watch the inbox; the deployments run on a work pool "
+                   "(`prefect deploy --all` + `prefect worker start`) of the server in PREFECT_API_URL")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("approve", help="approve (or reject) an asset's variants before they are published")

@@ -20,6 +20,7 @@ POSTS_SCHEDULED = "chorus.posts.scheduled"
 POST_PUBLISHED = "chorus.post.published"
 POST_FAILED = "chorus.post.failed"
 METRICS_PULLED = "chorus.metrics.pulled"
+SERVE_READY = "chorus.serve.ready"
 
 SERVER = "server"
 EMBEDDED = "embedded"

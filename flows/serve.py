@@ -200,6 +200,8 @@ class ServeOptions:
     settle_s: float = 0.5
     port: int | None = None
     ready_timeout_s: float = 120.0
+    only: tuple[str, ...] = ()  # flow names to serve (all when empty), to split the stages across machines
+    watch_only: bool = False    # serve no deployment: they run on a work pool; this process only watches the inbox
 
 
 def _say(msg: str) -> None:
@@ -244,10 +246,16 @@ async def serve_async(opts: ServeOptions, stop: asyncio.Event, on_ready: Callabl
     from prefect import get_client
     from prefect.runner import Runner
 
+    from flows import events
     from flows.watchers import Campaigns, InboxLoop, S3Source
     from media.inbox import FolderWatcher, S3PrefixWatcher, SeenStore
 
-    specs = load_specs()
+    specs = [] if opts.watch_only else load_specs()
+    if opts.only and not opts.watch_only:
+        specs = [s for s in specs if load_flow(s).name in opts.only]
+        if not specs:
+            raise ChorusError(f"--only {','.join(opts.only)} names no deployment of prefect.yaml",
+                              "use flow names: caption, variants, schedule, publish-due, metrics-pull")
     campaigns = Campaigns.from_manifests(opts.manifests, opts.inbox)
     opts.inbox.mkdir(parents=True, exist_ok=True)
     for cid in campaigns.registered:
@@ -259,7 +267,7 @@ async def serve_async(opts: ServeOptions, stop: asyncio.Event, on_ready: Callabl
         # add_flow (what `prefect.serve` does for a flow object) keeps the loaded flow, so a run starts in a
         # child process directly instead of through `python -m prefect.engine` loading it from its entrypoint.
         deployment_ids.append(await runner.aadd_flow(load_flow(spec), **deployment_kwargs(spec)))
-    runner_task = asyncio.create_task(runner.start(), name="chorus-runner")
+    runner_task = asyncio.create_task(runner.start() if specs else asyncio.Event().wait(), name="chorus-runner")
 
     seen = SeenStore(opts.inbox / ".chorus-inbox.sqlite")
     sources: list[Any] = [FolderWatcher(opts.inbox, settle_s=opts.settle_s)]
@@ -277,6 +285,10 @@ async def serve_async(opts: ServeOptions, stop: asyncio.Event, on_ready: Callabl
             automations = await _automations_enabled(client, deployment_ids, specs)
         inbox.start()
         await asyncio.to_thread(inbox.first_scan_done.wait, 30)
+        # Says in the event feed that Chorus serves from here, and opens the watcher's connection for events
+        # now rather than with the first drop.
+        events.emit(events.SERVE_READY, {"prefect.resource.id": f"chorus.serve.{socket.gethostname()}"},
+                    {"inbox": str(opts.inbox), "campaigns": sorted(campaigns.registered), "s3_inbox": opts.s3_inbox})
         on_ready({"deployments": len(deployment_ids), "automations": automations,
                   "campaigns": dict(campaigns.registered), "inbox": str(opts.inbox)})
         stop_task = asyncio.create_task(stop.wait())
@@ -317,8 +329,9 @@ def serve(opts: ServeOptions, say: Callable[[str], None] = _say) -> int:
             say(f"campaign {cid}: {path} — drop its videos into {Path(info['inbox']) / cid}/")
         if opts.s3_inbox:
             say(f"watching {opts.s3_inbox}" + (f" (notifications from {opts.s3_queue})" if opts.s3_queue else " (listing)"))
-        say(f"ready: {info['deployments']} deployments with {info['automations']} triggers, inbox {info['inbox']} "
-            "— press Ctrl-C to stop")
+        served = (f"{info['deployments']} deployments with {info['automations']} triggers" if not opts.watch_only
+                  else "watching only (the deployments run on a work pool)")
+        say(f"ready: {served}, inbox {info['inbox']} — press Ctrl-C to stop")
 
     async def main() -> None:
         stop = asyncio.Event()
