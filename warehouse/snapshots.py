@@ -268,7 +268,8 @@ def append_columns(con: duckdb.DuckDBPyConnection, columns: dict[str, Sequence[A
         if added:
             con.execute(f"INSERT INTO metric_snapshots ({_SNAPSHOT_COLUMNS}) SELECT {_SNAPSHOT_COLUMNS} FROM _chorus_batch")
             _merge_current(con, "_chorus_batch")
-            used = sorted({int(n) for n in arrays["payload_no"] if n >= 0})
+            nos = arrays["payload_no"]
+            used = np.unique(nos[nos >= 0]).tolist() if payloads else []
             if used and payloads:
                 con.executemany("INSERT INTO metric_payloads VALUES (?, ?, ?)",
                                 [[pull_id, n, payloads[n]] for n in used])

@@ -83,7 +83,7 @@ def test_the_figure_closest_to_each_age_wins_and_older_arrivals_are_dropped(con)
 
     append_snapshots(con, at(23, 230.0))     # 1 h from 24 h
     append_snapshots(con, at(24.5, 245.0))   # 0.5 h from 24 h: closer, wins
-    append_snapshots(con, at(26, 260.0))     # 2 h away: outside +-10 %, ignored for 24 h
+    append_snapshots(con, at(26, 260.0))     # 2 h away: farther, does not replace it
     assert append_snapshots(con, at(23.9, 239.0)) == 0  # older than what is kept: dropped (idempotency rule)
     row = con.execute("SELECT last_value, at_24h, at_24h_age_s FROM metric_current").fetchall()[0]
     assert row == (260.0, 245.0, 24.5 * 3600)
