@@ -85,6 +85,8 @@ def _print_outcomes(outcomes: list[dict]) -> int:
             print(f"✓ {o['asset']}: {len(o.get('rendered', []))} variant(s) rendered, {o.get('posts_planned', 0)} post(s) planned")
             for f in o.get("failed", []):
                 print(f"  ✗ variant {f['variant']}: {f['error']}")
+            if (o.get("approval") or {}).get("decision") == "awaiting":
+                print(f"  … awaiting approval before any post is planned: {o['approval']['how']}")
     return failed
 
 

@@ -142,9 +142,9 @@ def approval_gate(rt: Runtime, manifest: Manifest, asset_id: str) -> dict[str, A
         return {"decision": decided.decision, "by": decided.decided_by, "variants": list(decided.variants)}
     resource = events.asset_resource(manifest.id, asset_id)
     if events.current_mode() == events.EMBEDDED:
-        events.emit(events.APPROVAL_REQUESTED, resource,
-                    {"variants": variants, "how": f"run `chorus approve {manifest.id} {asset_id} --by NAME`"})
-        return {"decision": "awaiting", "variants": variants}
+        how = f"chorus approve {manifest.id} {asset_id} --by NAME, then run again"
+        events.emit(events.APPROVAL_REQUESTED, resource, {"variants": variants, "how": how})
+        return {"decision": "awaiting", "variants": variants, "how": how}
     events.emit(events.APPROVAL_REQUESTED, resource,
                 {"variants": variants, "flow_run_id": str(flow_run.id),
                  "how": f"resume flow run {flow_run.name} in the Prefect UI, or run `chorus approve {manifest.id} {asset_id} --by NAME`"})
