@@ -276,12 +276,13 @@ def _snap_to_speech(words: tuple[Word, ...], energy: np.ndarray, threshold: floa
     return tuple(out)
 
 
-def _decode(model: Any, audio: np.ndarray, language: str | None, settings: AsrSettings) -> tuple[list[Any], Any]:
+def _decode(model: Any, audio: np.ndarray, language: str | None, settings: AsrSettings,
+            temperatures: tuple[float, ...]) -> tuple[list[Any], Any]:
     segments, info = model.transcribe(
         audio,
         language=language,
         beam_size=settings.beam_size,
-        temperature=list(settings.temperatures),
+        temperature=list(temperatures),
         word_timestamps=settings.word_timestamps,
         vad_filter=settings.vad,
         max_new_tokens=settings.max_new_tokens,
@@ -290,11 +291,8 @@ def _decode(model: Any, audio: np.ndarray, language: str | None, settings: AsrSe
 
 
 def _struggled(segments: list[Any]) -> bool:
-    return any(seg.temperature >= 0.5 or seg.avg_logprob < -1.5 for seg in segments)
-
-
-def _mean_logprob(segments: list[Any]) -> float:
-    return sum(seg.avg_logprob for seg in segments) / len(segments) if segments else float("-inf")
+    """faster-whisper's own thresholds for a failed decode: low log-probability or a repetitive, compressible text."""
+    return any(seg.avg_logprob < -1.0 or seg.compression_ratio > 2.4 for seg in segments)
 
 
 def _compute_of(provider: str) -> str:
@@ -319,16 +317,19 @@ def transcribe_audio(audio: np.ndarray, duration_s: float, language: str | None,
         if detected != wanted and probability >= 0.5:
             warnings.append(f"the manifest says {wanted!r} but the speech sounds like {detected!r} "
                             f"(probability {probability:.2f}); check the asset's language")
-    raw, info = _decode(model, audio, wanted, settings)
     retry = settings.retry_compute_type
-    if retry and _struggled(raw) and retry != _compute_of(provider):
-        # int8 decoding of unusual speech sometimes collapses (every temperature tried, log-probabilities near -3);
-        # the same model at full precision usually does not. Only such audio pays for the second pass.
+    if retry == _compute_of(provider):
+        retry = None
+    # With a retry at full precision available, the fast pass tries only the first temperature: the sampling
+    # fallbacks cost most exactly when int8 decoding collapses on unusual speech (log-probabilities near -3),
+    # which the same model at full precision usually does not. Only such audio pays for a second pass.
+    temperatures = settings.temperatures[:1] if retry else settings.temperatures
+    raw, info = _decode(model, audio, wanted, settings, temperatures)
+    if retry and _struggled(raw):
         precise, precise_provider = load_model(replace(settings, compute_type=retry))
-        raw2, info2 = _decode(precise, audio, wanted, settings)
-        if _mean_logprob(raw2) > _mean_logprob(raw):
-            raw, info, provider = raw2, info2, precise_provider
-            warnings.append(f"int8 decoding was unsure; used {retry} for this audio")
+        raw, info = _decode(precise, audio, wanted, settings, settings.temperatures)
+        provider = precise_provider
+        warnings.append(f"the int8 model was unsure of this speech; it was recognised again at {retry}")
     energy, threshold = _frame_energy(audio)
     sentences = []
     for seg in raw:
