@@ -60,6 +60,23 @@ def test_tiny_model_detects_a_language_with_a_probability():
     assert 0.0 < t.language_probability <= 1.0
 
 
+def test_a_collapsed_int8_decode_is_recognised_again_at_full_precision():
+    # The random model's every token is a guess (log-probability far below -1), the signature of a failed decode.
+    from dataclasses import replace
+
+    t = transcribe(SPEECH / "speech-en.mp4", "en", replace(TINY_SETTINGS, retry_compute_type="float32"))
+    assert t.provider.endswith("float32/cpu")
+    assert any("recognised again at float32" in w for w in t.warnings)
+
+
+def test_settings_come_from_the_campaign_settings(monkeypatch):
+    from campaign.settings import Settings
+
+    monkeypatch.setenv("CHORUS_ASR_COMPUTE_TYPE", "float32")
+    s = AsrSettings.from_settings(Settings.from_env({"CHORUS_ASR_MODEL": "/models/small", "CHORUS_ASR_DEVICE": "cpu"}))
+    assert (s.model, s.device, s.compute_type, s.word_timestamps, s.vad) == ("/models/small", "cpu", "float32", True, True)
+
+
 def test_a_regional_tag_is_recognised_as_its_language():
     assert whisper_language("pt-BR") == "pt" and whisper_language("EN-gb") == "en"
 
