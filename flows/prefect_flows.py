@@ -20,7 +20,7 @@ from prefect.input import RunInput
 from campaign.errors import ChorusError
 from campaign.manifest import Manifest, load_manifest
 from flows import events
-from flows.runtime import Progress, Runtime, make_runtime, no_progress
+from flows.runtime import Progress, Runtime, asset_prefix, make_runtime, no_progress
 
 # The CLI sets this to draw its progress bars; server runs leave it silent.
 PROGRESS: dict[str, Progress] = {"hook": no_progress}
@@ -51,6 +51,16 @@ def _with_source(manifest: Manifest, asset_id: str, source: Path) -> Manifest:
     return manifest.model_copy(update={"assets": assets})
 
 
+def _is_video(path: Path) -> bool:
+    from media.probe import probe
+
+    try:
+        probe(path)
+    except ChorusError:
+        return False
+    return True
+
+
 @task(name="ingest asset")
 def ingest_task(manifest_path: str, asset_id: str, source: str | None = None) -> dict[str, Any]:
     from flows.stage_ingest import ingest_asset, register_campaign
@@ -63,6 +73,11 @@ def ingest_task(manifest_path: str, asset_id: str, source: str | None = None) ->
     else:
         with _local_source(source) as path:
             dropped = _with_source(manifest, asset_id, path)
+            if _is_video(path):
+                # The watcher sends only content it has not taken before, so this is a new cut of the asset: it
+                # replaces the stored master (ingest keeps an existing master otherwise). A bad drop keeps the old.
+                for key in rt.store.list(f"{asset_prefix(manifest.id, asset_id)}/master"):
+                    rt.store.delete(key)
             got = ingest_asset(rt, dropped, dropped.asset(asset_id))
     return {"master_key": got.master_key, "duration_s": got.info.duration_s}
 

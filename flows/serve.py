@@ -197,6 +197,7 @@ class ServeOptions:
     s3_queue: str | None = None
     poll_s: float = 1.0
     watch_interval_s: float = 0.25
+    s3_list_interval_s: float = 5.0
     settle_s: float = 0.5
     port: int | None = None
     ready_timeout_s: float = 120.0
@@ -261,7 +262,7 @@ async def serve_async(opts: ServeOptions, stop: asyncio.Event, on_ready: Callabl
     for cid in campaigns.registered:
         (opts.inbox / cid).mkdir(exist_ok=True)
 
-    runner = Runner(name="chorus", query_seconds=opts.poll_s, pause_on_shutdown=False)
+    runner = Runner(name="chorus", query_seconds=opts.poll_s, pause_on_shutdown=True)
     deployment_ids = []
     for spec in specs:
         # add_flow (what `prefect.serve` does for a flow object) keeps the loaded flow, so a run starts in a
@@ -277,7 +278,8 @@ async def serve_async(opts: ServeOptions, stop: asyncio.Event, on_ready: Callabl
         endpoint = os.environ.get("CHORUS_S3_ENDPOINT") or None
         s3 = boto3.client("s3", endpoint_url=endpoint)
         sqs = boto3.client("sqs", endpoint_url=endpoint) if opts.s3_queue else None
-        sources.append(S3Source(S3PrefixWatcher(s3, opts.s3_inbox, seen, sqs=sqs, queue_url=opts.s3_queue)))
+        watcher = S3PrefixWatcher(s3, opts.s3_inbox, seen, sqs=sqs, queue_url=opts.s3_queue, wait_s=5)
+        sources.append(S3Source(watcher, interval_s=0.01 if opts.s3_queue else opts.s3_list_interval_s))
     inbox = InboxLoop(sources, campaigns, seen, interval_s=opts.watch_interval_s)
     try:
         async with get_client() as client:

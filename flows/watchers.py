@@ -126,11 +126,14 @@ def route(landed: Landed, campaigns: Campaigns, seen: SeenStore) -> Outcome:
 
 
 class Source(Protocol):
+    interval_s: float
+
     def scan(self) -> list[Landed]: ...
 
 
 class InboxLoop:
-    """Polls its sources every `interval_s` in a background thread and emits one event per landed file.
+    """Polls each source in its own background thread (a long-polling queue never delays the local folder) and
+    emits one event per landed file.
 
     When emitting a `received` event fails, its hash is released again, so the file is taken at the next attempt
     (after the watcher forgets it: a restart, or the file being written again) rather than silently lost.
@@ -145,54 +148,74 @@ class InboxLoop:
         self.emit = emit
         self.on_outcome = on_outcome
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._first_scans = threading.Semaphore(0)
         self.first_scan_done = threading.Event()
 
-    def tick(self) -> list[Outcome]:
+    def _handle(self, landed_files: list[Landed]) -> list[Outcome]:
         outcomes = []
-        for source in self.sources:
+        for landed in landed_files:
+            outcome = route(landed, self.campaigns, self.seen)
             try:
-                landed_files = source.scan()
-            except Exception as err:  # a flaky S3 endpoint must not stop the local inbox
-                log.warning("inbox source %s failed: %s", type(source).__name__, err)
-                continue
-            for landed in landed_files:
-                outcome = route(landed, self.campaigns, self.seen)
-                try:
-                    self.emit(outcome.event, outcome.resource, outcome.payload)
-                except Exception:
-                    if outcome.started:
-                        self.seen.release(landed.sha256)
-                    raise
-                outcomes.append(outcome)
-                if self.on_outcome:
-                    self.on_outcome(outcome)
+                self.emit(outcome.event, outcome.resource, outcome.payload)
+            except Exception:
+                if outcome.started:
+                    self.seen.release(landed.sha256)
+                raise
+            outcomes.append(outcome)
+            if self.on_outcome:
+                self.on_outcome(outcome)
         return outcomes
 
-    def _run(self) -> None:
+    def _scan(self, source: Source) -> list[Outcome]:
+        try:
+            landed_files = source.scan()
+        except Exception as err:  # a flaky S3 endpoint must not stop the watcher
+            log.warning("inbox source %s failed: %s", type(source).__name__, err)
+            return []
+        return self._handle(landed_files)
+
+    def tick(self) -> list[Outcome]:
+        """One scan of every source, in this thread (what tests drive)."""
+        return [o for source in self.sources for o in self._scan(source)]
+
+    def _run(self, source: Source) -> None:
+        first = True
         while not self._stop.is_set():
             try:
-                self.tick()
+                self._scan(source)
             except Exception as err:
                 log.error("inbox watcher: %s", err)
-            self.first_scan_done.set()
-            self._stop.wait(self.interval_s)
+            if first:
+                first = False
+                self._first_scans.release()
+            self._stop.wait(getattr(source, "interval_s", None) or self.interval_s)
+
+    def _wait_first_scans(self) -> None:
+        for _ in self.sources:
+            self._first_scans.acquire()
+        self.first_scan_done.set()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="chorus-inbox", daemon=True)
-        self._thread.start()
+        for i, source in enumerate(self.sources):
+            t = threading.Thread(target=self._run, args=(source,), name=f"chorus-inbox-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        threading.Thread(target=self._wait_first_scans, name="chorus-inbox-ready", daemon=True).start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
+        for t in self._threads:
+            t.join(timeout_s)
 
 
 @dataclass
 class S3Source:
-    """Adapts the S3 watcher to the loop (its `poll` is the loop's `scan`)."""
+    """Adapts the S3 watcher to the loop. Listing is paced (`interval_s`, 5 s: a LIST request costs money);
+    a queue is long-polled, so it returns as soon as a notification arrives."""
 
     watcher: Any
+    interval_s: float = 5.0
 
     def scan(self) -> list[Landed]:
         return self.watcher.poll()

@@ -10,6 +10,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from flows import events
+from flows.prefect_flows import ingest_task
+from flows.runtime import make_runtime
 from flows.watchers import Campaigns, InboxLoop, S3Source
 from media.inbox import S3PrefixWatcher, SeenStore, configure_notifications, download_s3
 from tests.conftest import make_clip
@@ -72,7 +74,7 @@ def _tick_until(loop: InboxLoop, emitted: list, count: int, timeout_s: float = 2
         loop.tick()
 
 
-def test_notifications_to_a_queue_turn_one_upload_into_one_event(aws, campaign, clip, tmp_path):
+def test_notifications_to_a_queue_turn_one_upload_into_one_event(aws, campaign, clip, tmp_path, chorus_home):
     s3, sqs = aws
     s3.create_bucket(Bucket="drops")
     queue_url = configure_notifications(s3, sqs, "drops", "chorus-drops", prefix="inbox/")
@@ -94,9 +96,11 @@ def test_notifications_to_a_queue_turn_one_upload_into_one_event(aws, campaign, 
     s3.upload_file(str(clip), "drops", "inbox/tiny/clip-copy.mp4")
     _tick_until(loop, emitted, 2)
     assert [e for e, _, _ in emitted] == [events.ASSET_RECEIVED, events.ASSET_DUPLICATE]
-    # And what the caption flow does with the event's source: fetch the object.
+    # And what the caption flow does with the event's source: fetch the object and ingest it.
     local = download_s3(s3, payload["source"], tmp_path / "fetched.mp4")
     assert local.read_bytes() == clip.read_bytes()
+    got = ingest_task.fn(payload["manifest_path"], "clip", payload["source"])
+    assert make_runtime().store.get_bytes(got["master_key"]) == clip.read_bytes()
     seen.close()
 
 
