@@ -110,7 +110,7 @@ class InstagramConnector:
                 ref = _without_container(ref)
                 save_ref(ref)
             elif code == "ERROR":
-                raise self._processing_error(status)
+                raise self._container_failed(ref, status, save_ref)
         if not ref.get("container_id"):
             # Checked before the container is made: no upload is spent on a post that cannot go out today.
             self.check_publishing_limit()
@@ -136,6 +136,8 @@ class InstagramConnector:
         status = self._wait_finished(ref, save_ref)
         if status == "PUBLISHED":
             return self._adopt_published(content, ref, save_ref)
+        if status != "FINISHED":
+            return PublishResult("processing", None, dict(ref))
         self.check_publishing_limit()
         ref["publish_sent"] = True
         save_ref(ref)
@@ -169,21 +171,27 @@ class InstagramConnector:
         if code in ("FINISHED", "PUBLISHED"):
             return code
         if code == "ERROR":
-            raise self._processing_error(status)
+            raise self._container_failed(ref, status, save_ref)
         if code == "EXPIRED":
             save_ref(_without_container(ref))
             raise ConnectorError(ErrorKind.RETRYABLE, LABEL, "the uploaded video expired on Instagram before it was "
                                  "published; it will be uploaded again", reason="container EXPIRED")
-        raise ConnectorError(ErrorKind.RETRYABLE, LABEL, "Instagram is still processing the video; Chorus checks "
-                             "again on its next run", reason=f"container {code}")
+        return code  # still IN_PROGRESS after the polling budget: the next run goes on with this container
 
     def _container_status(self, container_id: str) -> dict[str, Any]:
         body = self._call("GET", f"{self.graph}/{container_id}", params={"fields": "status_code,status"})
         return {"status_code": str(body.get("status_code", "IN_PROGRESS")).upper(), "status": body.get("status")}
 
-    def _processing_error(self, status: dict[str, Any]) -> ConnectorError:
+    def _container_failed(self, ref: dict[str, Any], status: dict[str, Any], save_ref: SaveRef) -> ConnectorError:
+        """The error for a container that ended in ERROR. A failed download of the video_url (a presigned link
+        that lapsed) or Instagram's own "try again" is retryable with a fresh container; anything else is final."""
+        reason = str(status.get("status") or "status_code ERROR")
+        if any(str(code) in reason for code in meta.IG_RETRYABLE_SUBCODES) or "download" in reason.lower():
+            save_ref(_without_container(ref))  # a failed container never goes live: a new one is safe
+            return ConnectorError(ErrorKind.RETRYABLE, LABEL, "Instagram could not fetch the video; it will be sent "
+                                  "again", reason=reason)
         return ConnectorError(ErrorKind.PERMANENT, LABEL, "Instagram could not process the video (check format, "
-                              "length 3 s-15 min, 23-60 fps)", reason=str(status.get("status") or "status_code ERROR"))
+                              "length 3 s-15 min, 23-60 fps)", reason=reason)
 
     def _adopt_published(self, content: PostContent, ref: dict[str, Any], save_ref: SaveRef) -> PublishResult:
         """The container says PUBLISHED but its media_publish answer was lost: find the media id in recent media."""

@@ -356,3 +356,28 @@ def test_no_token_in_logs_when_a_token_is_refreshed_through_the_url(fake, acct, 
     assert "refresh_access_token" in haystack  # the call was logged...
     for token in fake.tokens.issued:
         assert token not in haystack  # ...without the token
+
+
+def test_a_lapsed_presigned_link_is_retried_with_a_fresh_container(fake, acct, clock, tmp_path, served):
+    conn = ig(fake, acct, clock, tmp_path)
+    refs = Refs()
+    post = served(content(acct, tmp_path, "ig23"))
+    lapsed = replace(post, video_url=post.video_url.replace("ig23.mp4", "gone.mp4"))
+    with pytest.raises(ConnectorError) as err:
+        conn.publish(lapsed, {}, refs)
+    assert err.value.kind is ErrorKind.RETRYABLE and "2207003" in err.value.reason
+    assert "container_id" not in refs.last  # the failed container is dropped, never resumed
+    assert conn.publish(post, refs.last, refs).state == "published"  # the stage presigns a fresh link
+    assert fake.received["create_container"] == 2 and fake.published_markers() == {"ig23": 1}
+
+
+def test_slow_processing_hands_back_processing_and_the_next_run_goes_on(fake, acct, clock, tmp_path):
+    fake.processing_polls = 1000  # longer than the polling budget
+    conn = ig(fake, acct, clock, tmp_path)
+    refs = Refs()
+    post = content(acct, tmp_path, "ig24")
+    first = conn.publish(post, {}, refs)
+    assert first.state == "processing" and first.ref["container_id"]
+    fake.processing_polls = 0
+    assert conn.publish(post, first.ref, refs).state == "published"
+    assert fake.received["create_container"] == 1 and fake.received["rupload"] == 1
