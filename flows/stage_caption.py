@@ -135,10 +135,31 @@ def _from_manifest_file(rt: Runtime, manifest: Manifest, asset: Asset, video: Pa
                          provider="manifest", warnings=tuple(str(w) for w in checked.warnings))
 
 
+def campaign_vocabulary(manifest: Manifest, asset: Asset) -> str | None:
+    """Words the asset's speech is likely to use, in its language: the asset title, the post text written for
+    that language, organisation names and glossary terms. Whisper takes them as preceding context."""
+    from campaign.platforms import Platform
+
+    parts: list[str] = [asset.title]
+    post = manifest.posts.get(asset.language, {})
+    for text in [post.get("default")] + [post.get(p.value) for p in Platform]:
+        if text is not None:
+            parts.extend((text.title, text.description))
+    names = [o.name for o in manifest.organisations]
+    terms = sorted({term for per_lang in manifest.glossary.values() for term in (per_lang or {})})
+    parts.append(", ".join(names + terms))
+    seen: list[str] = []
+    for part in parts:
+        part = part.strip()
+        if part and part.rstrip(".!?") not in {s.rstrip(".!?") for s in seen}:
+            seen.append(part if part[-1] in ".!?" else part + ".")
+    return " ".join(seen)[:600] or None
+
+
 def _from_speech(rt: Runtime, manifest: Manifest, asset: Asset, video: Path, keys: dict[str, str],
                  asr: AsrSettings) -> CaptionResult:
     lang = asset.language
-    transcript = transcribe(video, lang, asr)
+    transcript = transcribe(video, lang, asr, vocabulary=campaign_vocabulary(manifest, asset))
     cues = build_cues(transcript.words, caption_rules(lang), video_duration=transcript.duration_s, language=lang)
     rt.store.put_bytes(keys["transcript"], transcript_json(transcript).encode("utf-8"))
     _write(rt, keys, cues, language=lang, origin=AUTOMATIC, reviewed=False, provider=transcript.provider,

@@ -277,10 +277,11 @@ def _snap_to_speech(words: tuple[Word, ...], energy: np.ndarray, threshold: floa
 
 
 def _decode(model: Any, audio: np.ndarray, language: str | None, settings: AsrSettings,
-            temperatures: tuple[float, ...]) -> tuple[list[Any], Any]:
+            temperatures: tuple[float, ...], vocabulary: str | None = None) -> tuple[list[Any], Any]:
     segments, info = model.transcribe(
         audio,
         language=language,
+        initial_prompt=vocabulary or None,
         beam_size=settings.beam_size,
         temperature=list(temperatures),
         word_timestamps=settings.word_timestamps,
@@ -300,8 +301,12 @@ def _compute_of(provider: str) -> str:
 
 
 def transcribe_audio(audio: np.ndarray, duration_s: float, language: str | None, settings: AsrSettings,
-                     *, source: str = "audio") -> Transcript:
-    """Recognise speech in 16 kHz mono audio; `language` is a BCP-47 tag or None to detect it."""
+                     *, source: str = "audio", vocabulary: str | None = None) -> Transcript:
+    """Recognise speech in 16 kHz mono audio; `language` is a BCP-47 tag or None to detect it.
+
+    `vocabulary`: text in the spoken language that the speech is likely to use (the campaign's post text,
+    names, glossary terms); it is given to Whisper as the preceding context, which steers it to those words.
+    """
     if audio.size == 0 or _is_silent(audio):
         raise _no_speech(Path(source))
     wanted = whisper_language(language) if language else None
@@ -324,10 +329,10 @@ def transcribe_audio(audio: np.ndarray, duration_s: float, language: str | None,
     # fallbacks cost most exactly when int8 decoding collapses on unusual speech (log-probabilities near -3),
     # which the same model at full precision usually does not. Only such audio pays for a second pass.
     temperatures = settings.temperatures[:1] if retry else settings.temperatures
-    raw, info = _decode(model, audio, wanted, settings, temperatures)
+    raw, info = _decode(model, audio, wanted, settings, temperatures, vocabulary)
     if retry and _struggled(raw):
         precise, precise_provider = load_model(replace(settings, compute_type=retry))
-        raw, info = _decode(precise, audio, wanted, settings, settings.temperatures)
+        raw, info = _decode(precise, audio, wanted, settings, settings.temperatures, vocabulary)
         provider = precise_provider
         warnings.append(f"the int8 model was unsure of this speech; it was recognised again at {retry}")
     energy, threshold = _frame_energy(audio)
@@ -361,11 +366,12 @@ def transcribe_audio(audio: np.ndarray, duration_s: float, language: str | None,
     )
 
 
-def transcribe(video: str | Path, language: str | None, settings: AsrSettings | None = None) -> Transcript:
+def transcribe(video: str | Path, language: str | None, settings: AsrSettings | None = None, *,
+               vocabulary: str | None = None) -> Transcript:
     """Recognise the speech of a video file (see transcribe_audio)."""
     video = Path(video)
     audio, duration = load_audio(video)
-    return transcribe_audio(audio, duration, language, settings or AsrSettings(), source=video.name)
+    return transcribe_audio(audio, duration, language, settings or AsrSettings(), source=video.name, vocabulary=vocabulary)
 
 
 def transcript_json(t: Transcript) -> str:

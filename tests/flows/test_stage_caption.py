@@ -12,7 +12,7 @@ from campaign.errors import MediaError
 from campaign.manifest import load_manifest
 from campaign.settings import Settings
 from flows.runtime import make_runtime
-from flows.stage_caption import (AUTOMATIC, REVIEWED, caption_asset, caption_file, captions_reviewed,
+from flows.stage_caption import (AUTOMATIC, REVIEWED, campaign_vocabulary, caption_asset, caption_file, captions_reviewed,
                                  import_reviewed_captions, load_cues)
 from flows.stage_ingest import ingest_asset, register_campaign
 from media.asr import AsrSettings
@@ -43,6 +43,9 @@ def campaign(root: Path, *, captions: dict | None = None, extra_assets: list | N
         "assets": [asset, *(extra_assets or [])],
         "schedule": {"start": "2026-01-01", "end": "2030-12-31", "slots": ["18:00"]},
         "review": {"captions": True},
+        "posts": {"en": {"default": {"title": "Your vote is your voice", "description": "Register today."}},
+                  "de": {"default": {"title": "Deine Stimme zählt"}}},
+        "glossary": {"de": {"First Vote": "First Vote"}},
     }
     path = root / "campaign.yaml"
     path.write_text(yaml.safe_dump(manifest, allow_unicode=True), encoding="utf-8")
@@ -150,3 +153,10 @@ def test_caption_file_writes_srt_vtt_and_json(tmp_path):
     doc = json.loads(Path(out["json"]).read_text(encoding="utf-8"))
     assert doc["language"] == "de" and doc["cues"][0]["words"]
     assert all(len(line) <= 32 for c in parse_subtitles(Path(out["srt"]).read_text(encoding="utf-8")) for line in c.text.split("\n"))
+
+
+def test_the_campaign_vocabulary_is_in_the_spoken_language(tmp_path):
+    manifest = load_manifest(campaign(tmp_path / "campaign"))
+    vocabulary = campaign_vocabulary(manifest, manifest.asset("speech"))
+    assert vocabulary == "Your vote is your voice. Register today. NGO, First Vote."
+    assert "Stimme" not in vocabulary  # the German post text would steer English speech the wrong way
