@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any, Mapping
@@ -22,8 +23,8 @@ from connectors.tokens import TokenSet, env_prefix
 
 PLATFORM = "linkedin"
 LABEL = "LinkedIn"
+# LinkedIn serves each monthly API version for about a year; CHORUS_LINKEDIN_VERSION moves to a newer one.
 API_VERSION = "202601"
-HEADERS = {"LinkedIn-Version": API_VERSION, "X-Restli-Protocol-Version": "2.0.0"}
 STAT_FIELDS = ("impressionCount", "uniqueImpressionsCount", "clickCount", "likeCount", "commentCount", "shareCount",
                "engagement")
 # organizationalEntityShareStatistics takes a bounded list of posts per call.
@@ -40,6 +41,8 @@ class LinkedInConnector:
         self.account = account
         self.options = deps.options
         self.base = settings.base_url("linkedin")
+        self.headers = {"LinkedIn-Version": os.environ.get("CHORUS_LINKEDIN_VERSION") or API_VERSION,
+                        "X-Restli-Protocol-Version": "2.0.0"}
         self.oauth_base = settings.base_url("linkedin_oauth")
         # Programmatic refresh is open to approved LinkedIn partners only; without a refresh token the 60-day
         # access token is used until it lapses and the account is then reported as needing reconnection.
@@ -188,7 +191,8 @@ class LinkedInConnector:
         ref["post_sent"] = True
         save_ref(ref)
         try:
-            resp = self.http.request("POST", f"{self.base}/posts", json=body, headers=dict(HEADERS), idempotent=False)
+            resp = self.http.request("POST", f"{self.base}/posts", json=body, headers=dict(self.headers),
+                                     idempotent=False)
         except ConnectorError as exc:
             urn = None
             if exc.kind is ErrorKind.UNKNOWN_OUTCOME:
@@ -293,7 +297,7 @@ class LinkedInConnector:
 
     def _call(self, method: str, url: str, *, idempotent: bool = True, headers: dict[str, str] | None = None,
               **kwargs: Any) -> dict[str, Any]:
-        return self.http.json(method, url, idempotent=idempotent, headers={**HEADERS, **(headers or {})},
+        return self.http.json(method, url, idempotent=idempotent, headers={**self.headers, **(headers or {})},
                               **kwargs) or {}
 
 
@@ -329,6 +333,9 @@ def classify(status: int, body: Any, headers: Mapping[str, str] | None = None, *
         return ConnectorError(ErrorKind.NEEDS_RECONNECT, LABEL, "LinkedIn refused: the connected member must be "
                               "an admin of the organisation page and the app needs w_organization_social; reconnect "
                               "the account", reason=reason, status=status)
+    if status == 426 or code == "NONEXISTENT_VERSION":
+        return ConnectorError(ErrorKind.PERMANENT, LABEL, "LinkedIn no longer serves the API version Chorus asks "
+                              "for; set CHORUS_LINKEDIN_VERSION to a current one (YYYYMM)", reason=reason, status=status)
     if status >= 500 or status == 408:
         return ConnectorError(ErrorKind.RETRYABLE, LABEL, "LinkedIn had a temporary problem; Chorus tries again",
                               reason=reason, status=status)

@@ -225,3 +225,12 @@ def test_random_faults_still_publish_each_post_exactly_once(clock, acct, tmp_pat
             publish_until_settled(conn, content(acct, tmp_path, f"r{i}", size=3000), clock)
         assert fake.published_markers() == {f"r{i}": 1 for i in range(12)}
         assert fake.duplicate_posts == 0 and fake.faults.injected["drop_after"] > 0
+
+
+def test_api_version_is_a_setting_and_a_sunset_version_says_so(fake, acct, clock, tmp_path, monkeypatch):
+    monkeypatch.setenv("CHORUS_LINKEDIN_VERSION", "202301")  # not served by the fake any more
+    with pytest.raises(ConnectorError) as err:
+        li(fake, acct, clock, tmp_path).publish(content(acct, tmp_path, "li13"), {}, Refs())
+    assert err.value.kind is ErrorKind.PERMANENT and "CHORUS_LINKEDIN_VERSION" in err.value.message
+    fake.versions = ("202301",)
+    assert li(fake, acct, clock, tmp_path).publish(content(acct, tmp_path, "li13"), {}, Refs()).state == "published"
