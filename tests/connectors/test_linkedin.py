@@ -234,3 +234,15 @@ def test_api_version_is_a_setting_and_a_sunset_version_says_so(fake, acct, clock
     assert err.value.kind is ErrorKind.PERMANENT and "CHORUS_LINKEDIN_VERSION" in err.value.message
     fake.versions = ("202301",)
     assert li(fake, acct, clock, tmp_path).publish(content(acct, tmp_path, "li13"), {}, Refs()).state == "published"
+
+
+def test_statistics_are_asked_in_batches_and_for_both_post_kinds(fake, acct, clock, tmp_path):
+    conn = li(fake, acct, clock, tmp_path)
+    urns = [f"urn:li:share:{7000 + i}" for i in range(23)] + ["urn:li:ugcPost:9001"]
+    for urn in urns:
+        fake.posts[urn] = {"id": urn, "author": fake.organization, "createdAt": 0}
+    fake.stats["urn:li:ugcPost:9001"] = {"impressionCount": 5}
+    readings = conn.fetch_metrics([(u, None) for u in urns])
+    assert fake.received["share_statistics"] == 2  # at most 20 posts per call
+    assert {r.platform_post_id for r in readings} == set(urns)
+    assert [r.value for r in readings if r.platform_post_id == "urn:li:ugcPost:9001"] == [5.0]
