@@ -106,7 +106,7 @@ def whisper_language(tag: str) -> str:
 # --- model loading -------------------------------------------------------------------------------------------
 
 _MODELS: dict[tuple, Any] = {}
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # reentrant: a failed GPU load falls back to the CPU inside it
 
 
 def _resolve_device(device: str) -> str:
@@ -175,6 +175,10 @@ def load_model(settings: AsrSettings) -> tuple[Any, str]:
                 _MODELS[key] = WhisperModel(target, device=device, compute_type=compute, cpu_threads=settings.cpu_threads,
                                             local_files_only=Path(target).is_dir())
             except Exception as err:
+                if settings.device == "auto" and device == "cuda":
+                    # A GPU that CTranslate2 sees but cannot use (driver or cuDNN missing): the CPU still works.
+                    log.warning("speech model could not use the GPU (%s); using the CPU", str(err)[:160])
+                    return load_model(replace(settings, device="cpu"))
                 where = "the model hub may be unreachable; " if not Path(target).is_dir() else ""
                 raise MediaError(f"could not load the speech model {label!r} on {device} ({type(err).__name__}: {str(err)[:160]})",
                                  f"{where}set CHORUS_ASR_MODEL=bundled or to a local CTranslate2 model folder") from None

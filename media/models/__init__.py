@@ -94,8 +94,28 @@ def _check_packages(pin: Pin) -> None:
                              _install_hint(pin))
 
 
-def verify_folder(folder: Path, pin: Pin) -> None:
+# Folders verified in this process, with each file's (size, mtime) then: a model is hashed when it is first
+# loaded, not again for every asset, unless a file changed since.
+_VERIFIED: dict[Path, tuple] = {}
+
+
+def _signature(folder: Path, pin: Pin) -> tuple:
+    out = []
+    for f in pin.files:
+        st = (folder / f.name).stat()
+        out.append((f.name, f.sha256, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def verify_folder(folder: Path, pin: Pin, *, force: bool = False) -> None:
     """Check every pinned file's sha256; one clear error names the first file that differs."""
+    try:
+        signature = _signature(folder, pin)
+    except FileNotFoundError:
+        signature = None
+    if not force and signature is not None and _VERIFIED.get(folder) == signature:
+        return
+    _VERIFIED.pop(folder, None)
     for f in pin.files:
         path = folder / f.name
         if not path.is_file():
@@ -104,6 +124,8 @@ def verify_folder(folder: Path, pin: Pin) -> None:
         if actual != f.sha256:
             raise MediaError(f"the speech model file {path} has sha256 {actual[:16]}…, expected {f.sha256[:16]}…",
                              f"delete {folder} so Chorus assembles it again from the pinned packages")
+    if signature is not None:
+        _VERIFIED[folder] = signature
 
 
 def _assemble(pin: Pin, dest: Path) -> None:
