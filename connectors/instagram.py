@@ -145,11 +145,14 @@ class InstagramConnector:
             body = self._call("POST", f"{self.graph}/{self.ig_user_id}/media_publish",
                               data={"creation_id": ref["container_id"]}, idempotent=False)
         except ConnectorError as exc:
-            if exc.kind is not ErrorKind.UNKNOWN_OUTCOME:
+            if exc.kind not in (ErrorKind.UNKNOWN_OUTCOME, ErrorKind.PERMANENT):
                 raise
-            # The answer was lost: the container's status_code says whether the post went out.
+            # The answer was lost (or a refusal may mean "already published"): the container's status_code says
+            # whether the post went out.
             if self._container_status(ref["container_id"])["status_code"] == "PUBLISHED":
                 return self._adopt_published(content, ref, save_ref)
+            if exc.kind is ErrorKind.PERMANENT:
+                raise
             # Not published. A container can be published only once, so asking again can never post twice.
             raise ConnectorError(ErrorKind.RETRYABLE, LABEL, "Instagram did not confirm the post and has not "
                                  "published it; Chorus will try again", reason=exc.reason, status=exc.status) from None

@@ -25,7 +25,7 @@ RECONNECT_SUBCODES = {458, 459, 460, 464}
 
 # Instagram publishing subcodes (public client code; not all in Meta's reference).
 IG_DAILY_CAP = 2207042
-IG_RETRYABLE_SUBCODES = {2207082, 2207003, 2207077}
+IG_RETRYABLE_SUBCODES = {2207082, 2207003, 2207077, 2207027}
 IG_SUBCODE_WORDS = {
     2207026: "Instagram does not accept this video format (MP4/MOV, H.264 or HEVC, AAC audio, 23-60 fps)",
     2207001: "Instagram flagged the post as spam",
@@ -33,6 +33,7 @@ IG_SUBCODE_WORDS = {
     2207003: "Instagram could not download the video",
     2207077: "Instagram could not download the video",
     2207082: "Instagram asked to try the upload again",
+    2207027: "Instagram has not finished processing the video yet",
     IG_DAILY_CAP: "the Instagram account reached its daily limit of API posts",
 }
 

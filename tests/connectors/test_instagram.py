@@ -381,3 +381,21 @@ def test_slow_processing_hands_back_processing_and_the_next_run_goes_on(fake, ac
     fake.processing_polls = 0
     assert conn.publish(post, first.ref, refs).state == "published"
     assert fake.received["create_container"] == 1 and fake.received["rupload"] == 1
+
+
+def test_already_published_refusal_is_checked_against_the_container(fake, acct, clock, tmp_path):
+    conn = ig(fake, acct, clock, tmp_path)
+    refs = Refs()
+    post = content(acct, tmp_path, "ig25")
+    first = conn.publish(post, {}, refs)
+    stale = {k: v for k, v in refs.last.items() if k not in ("media_id", "permalink")}
+    real, calls = conn._container_status, []
+
+    def lagging(container_id):  # a status read that lags behind the publish (a race between two readers)
+        calls.append(container_id)
+        return {"status_code": "FINISHED", "status": None} if len(calls) <= 2 else real(container_id)
+
+    conn._container_status = lagging
+    again = conn.publish(post, stale, Refs())
+    assert again.platform_post_id == first.platform_post_id
+    assert fake.duplicate_publishes == 1 and fake.published_markers() == {"ig25": 1}

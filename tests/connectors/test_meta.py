@@ -153,3 +153,7 @@ def test_registry_builds_each_connector_from_environment_credentials(platform, e
         assert conn.platform == platform and not conn.__class__.__name__.startswith("Sandbox")
         check = conn.check()
         assert check.ok and check_word in check.message
+
+
+def test_media_not_ready_is_retryable():
+    assert meta.classify("Instagram", 400, graph_error(9007, 2207027)).kind is ErrorKind.RETRYABLE
