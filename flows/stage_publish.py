@@ -40,6 +40,9 @@ MAX_ATTEMPTS = 8
 # How many reconcile/publish steps one post may take in one run (a lost answer is reconciled at once).
 MAX_STEPS = 4
 LOCK_WAIT_S = 60.0
+# A run keeps its warehouse connection this long before letting go of it, so other commands (metrics pull, query)
+# get a turn while a long run goes on, without paying DuckDB's open-and-checkpoint for every post.
+HOLD_WAREHOUSE_S = 2.0
 
 ConnectorFactory = Callable[[Account], Connector]
 
@@ -123,6 +126,25 @@ class _Run:
     connectors: dict[tuple[str, str], Connector] = field(default_factory=dict)
     details: list[dict] = field(default_factory=list)
     held_accounts: set[tuple[str, str]] = field(default_factory=set)
+    _held: ExitStack | None = None
+    _con: duckdb.DuckDBPyConnection | None = None
+    _since: float = 0.0
+
+    @contextmanager
+    def warehouse(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The run's connection, reopened every HOLD_WAREHOUSE_S seconds."""
+        if self._held is not None and time.monotonic() - self._since > HOLD_WAREHOUSE_S:
+            self.release()
+        if self._held is None:
+            self._held = ExitStack()
+            self._con = self._held.enter_context(self.rt.warehouse())
+            self._since = time.monotonic()
+        yield self._con  # type: ignore[misc]
+
+    def release(self) -> None:
+        if self._held is not None:
+            held, self._held, self._con = self._held, None, None
+            held.close()
 
     def manifest(self, con: duckdb.DuckDBPyConnection, campaign_id: str) -> Manifest:
         if campaign_id not in self.manifests:
@@ -142,36 +164,43 @@ def publish_due(rt: Runtime, now: dt.datetime, *, campaign_id: str | None = None
     confirm natively scheduled posts whose time has come, and release accounts that were reconnected."""
     with publish_lock(rt.settings.home):
         run = _Run(rt, now, connectors or default_connectors(rt))
-        with rt.warehouse() as con:
-            held = _rows(con, "SELECT DISTINCT campaign_id, account_id, platform FROM posts WHERE state = 'held'"
-                         + (" AND campaign_id = ?" if campaign_id else ""), [campaign_id] if campaign_id else [])
-        for row in held:
-            _try_release(run, row)
-        with rt.warehouse() as con:
-            ledger = Ledger(con)
-            due = ledger.due(now, campaign_id)
-            confirm = ledger.scheduled_due(now, campaign_id)
-            # Candidates for native scheduling: each account's connector says whether its window accepts the slot.
-            ahead = []
-            for p in ledger.planned_between(now, now + dt.timedelta(days=400), campaign_id):
-                try:
-                    conn = run.connector(run.manifest(con, p["campaign_id"]), p["account_id"])
-                except (ChorusError, ConnectorError, StopIteration, ValueError):
-                    continue
-                window = getattr(conn, "schedule_window", None)
-                if getattr(conn, "native_scheduling", False) and window is not None and \
-                        window.accepts(p["scheduled_at"], now):
-                    ahead.append(p)
-        work = [(p, False) for p in due] + [(p, True) for p in ahead]
-        total = len(work) + len(confirm)
-        for i, (post, native) in enumerate(work):
-            progress(f"publishing {post['account_id']} {post['language']}", i, total)
-            _advance(run, post, native=native)
-        for j, post in enumerate(confirm):
-            progress(f"confirming {post['account_id']} {post['language']}", len(work) + j, total)
-            _confirm(run, post)
-        progress("publishing", total, total)
+        try:
+            _publish_run(run, now, campaign_id, progress)
+        finally:
+            run.release()
     return _report(run.details)
+
+
+def _publish_run(run: _Run, now: dt.datetime, campaign_id: str | None, progress: Progress) -> None:
+    with run.warehouse() as con:
+        held = _rows(con, "SELECT DISTINCT campaign_id, account_id, platform FROM posts WHERE state = 'held'"
+                     + (" AND campaign_id = ?" if campaign_id else ""), [campaign_id] if campaign_id else [])
+    for row in held:
+        _try_release(run, row)
+    with run.warehouse() as con:
+        ledger = Ledger(con)
+        due = ledger.due(now, campaign_id)
+        confirm = ledger.scheduled_due(now, campaign_id)
+        # Candidates for native scheduling: each account's connector says whether its window accepts the slot.
+        ahead = []
+        for p in ledger.planned_between(now, now + dt.timedelta(days=400), campaign_id):
+            try:
+                conn = run.connector(run.manifest(con, p["campaign_id"]), p["account_id"])
+            except (ChorusError, ConnectorError, StopIteration, ValueError):
+                continue
+            window = getattr(conn, "schedule_window", None)
+            if getattr(conn, "native_scheduling", False) and window is not None and \
+                    window.accepts(p["scheduled_at"], now):
+                ahead.append(p)
+    work = [(p, False) for p in due] + [(p, True) for p in ahead]
+    total = len(work) + len(confirm)
+    for i, (post, native) in enumerate(work):
+        progress(f"publishing {post['account_id']} {post['language']}", i, total)
+        _advance(run, post, native=native)
+    for j, post in enumerate(confirm):
+        progress(f"confirming {post['account_id']} {post['language']}", len(work) + j, total)
+        _confirm(run, post)
+    progress("publishing", total, total)
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
@@ -218,7 +247,7 @@ def _content(run: _Run, con: duckdb.DuckDBPyConnection, manifest: Manifest, post
 def _advance(run: _Run, post: dict, *, native: bool = False) -> None:
     """Take one post as far as it can go in this run."""
     key = post["idempotency_key"]
-    with run.rt.warehouse() as con:
+    with run.warehouse() as con:
         ledger = Ledger(con)
         current = ledger.get(key)
         if current is None or current["state"] != post["state"]:
@@ -400,7 +429,7 @@ def _cap_wait(ledger: Ledger, connector: Connector, post: dict, now: dt.datetime
 
 def _confirm(run: _Run, post: dict) -> None:
     """A natively scheduled post whose time has come: ask the platform whether it is live."""
-    with run.rt.warehouse() as con:
+    with run.warehouse() as con:
         ledger = Ledger(con)
         manifest = run.manifest(con, post["campaign_id"])
         connector = run.connector(manifest, post["account_id"])
@@ -418,7 +447,7 @@ def _confirm(run: _Run, post: dict) -> None:
 
 def _try_release(run: _Run, row: dict) -> None:
     """An account with held posts whose connection works again (someone reconnected it): release its posts."""
-    with run.rt.warehouse() as con:
+    with run.warehouse() as con:
         ledger = Ledger(con)
         try:
             manifest = run.manifest(con, row["campaign_id"])

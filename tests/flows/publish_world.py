@@ -36,7 +36,7 @@ BASE_NAMES = {
 }
 
 
-def fake_for(platform: str, clock: FakeClock, seed: int = 0, **kw: Any) -> FakePlatform:
+def fake_for(platform: str, clock: Callable[[], float], seed: int = 0, **kw: Any) -> FakePlatform:
     module = importlib.import_module(f"tests.connectors.fakes.{platform}")
     cls = {"tiktok": "FakeTikTok", "youtube": "FakeYouTube", "x": "FakeX", "instagram": "FakeInstagram",
            "facebook": "FakeFacebook", "linkedin": "FakeLinkedIn"}[platform]
@@ -124,7 +124,8 @@ def account_extras(fake: FakePlatform) -> dict[str, str]:
 
 def build_world(home: Path, doc: dict, *, fakes: list[str] = (), seed: int = 0, at: dt.datetime = T0,
                 video_size: int = 2048, fake_kwargs: dict[str, dict] | None = None,
-                captions: bool = False, clock_start: dt.datetime = T0) -> World:
+                captions: bool = False, clock_start: dt.datetime = T0,
+                fake_clock: Callable[[], float] | None = None) -> World:
     """Warehouse, store, variants and planned posts for `doc`, and started fakes for the platforms in `fakes`."""
     settings = Settings(home=home, store_url=str(home / "store"), warehouse_path=home / "chorus.duckdb",
                         http_backoff_s=0.01, poll_interval_s=1.0)
@@ -134,7 +135,8 @@ def build_world(home: Path, doc: dict, *, fakes: list[str] = (), seed: int = 0, 
     clock = FakeClock(clock_start.timestamp())
     world = World(rt, manifest, clock, token_store=FileTokenStore(home / "tokens"))
     for platform in fakes:
-        fake = fake_for(platform, clock, seed=seed, **(fake_kwargs or {}).get(platform, {}))
+        # A process of its own (the crash test) runs on real time, so its fakes must too.
+        fake = fake_for(platform, fake_clock or clock, seed=seed, **(fake_kwargs or {}).get(platform, {}))
         world.stack.enter_context(fake)
         world.fakes[platform] = fake
     for acc in manifest.accounts:
@@ -146,16 +148,14 @@ def build_world(home: Path, doc: dict, *, fakes: list[str] = (), seed: int = 0, 
     with rt.warehouse() as con:
         upsert_campaign(con, manifest)
         planned: list[PlannedPost] = []
+        variants: list[list[Any]] = []
         for asset in manifest.assets:
             specs = plan_posts(manifest, asset, at - dt.timedelta(days=1))
             for s in specs:
                 key = f"variants/{s.variant.id.replace(':', 'x')}/{s.idempotency_key}.mp4"
                 store.put_bytes(key, test_video_bytes(s.idempotency_key, video_size))
-                con.execute(
-                    "INSERT OR REPLACE INTO variants (variant_id, campaign_id, asset_id, language, format, width, "
-                    "height, key, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'rendered')",
-                    [s.variant.id + "/" + s.idempotency_key, manifest.id, asset.id, s.variant.language,
-                     s.variant.format.name, s.variant.format.width, s.variant.format.height, key])
+                variants.append([s.variant.id + "/" + s.idempotency_key, manifest.id, asset.id, s.variant.language,
+                                 s.variant.format.name, s.variant.format.width, s.variant.format.height, key])
                 if captions:
                     srt_key = f"captions/{asset.id}.{s.variant.language}.srt"
                     store.put_bytes(srt_key, b"1\n00:00:00,000 --> 00:00:01,000\nHallo\n")
@@ -165,5 +165,9 @@ def build_world(home: Path, doc: dict, *, fakes: list[str] = (), seed: int = 0, 
                     s.idempotency_key, manifest.id, asset.id, s.variant.id + "/" + s.idempotency_key,
                     s.variant.language, s.variant.format.name, s.account.id, s.account.platform.value,
                     s.account.organisation, s.country, s.account.sandbox, at))
+        con.executemany("INSERT OR REPLACE INTO variants (variant_id, campaign_id, asset_id, language, format, width, "
+                        "height, key, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'rendered')", variants)
+        con.execute("BEGIN TRANSACTION")
         Ledger(con).plan(planned)
+        con.execute("COMMIT")
     return world

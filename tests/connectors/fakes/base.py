@@ -230,6 +230,7 @@ class FakePlatform:
         self.clock = clock
         self.log: list[tuple[str, str, int]] = []  # (method, path, status) of every answer
         self.published: list[dict[str, Any]] = []  # one entry per post made live: {"id", "marker", ...}
+        self.broken_connections = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.setup_routes()
@@ -328,8 +329,14 @@ class FakePlatform:
             def log_message(self, *args: Any) -> None:  # quiet: tests read platform.log instead
                 return None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                # A client killed mid-request (the crash test) breaks the pipe: expected, and not worth a traceback.
+                platform.broken_connections += 1
+
+        self._server = Server(("127.0.0.1", 0), Handler)
         server = self._server
         # A short poll interval so a fixture's teardown does not wait up to 0.5 s for shutdown.
         self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05),
