@@ -45,8 +45,6 @@ GRAPH_BUCKET = "graph"
 DEFAULT_THROTTLE_WAIT_S = 300.0
 DEFAULT_APP_LIMIT_WAIT_S = 900.0
 DAILY_CAP_WAIT_S = 3600.0
-# Above this share of the hourly budget (percent, from the usage headers) callers should slow down before Meta refuses.
-USAGE_SLOWDOWN_PCT = 90.0
 
 
 class MetaError(ConnectorError):
