@@ -255,8 +255,12 @@ def _advance(run: _Run, post: dict, *, native: bool = False) -> None:
         try:
             manifest = run.manifest(con, post["campaign_id"])
             connector = run.connector(manifest, post["account_id"])
-        except (ChorusError, ConnectorError, StopIteration, ValueError) as err:
-            _fail(ledger, run, current, f"{err}")
+        except StopIteration:
+            _fail(ledger, run, current, f"account {post['account_id']!r} is no longer in the campaign manifest; "
+                  "put it back to publish this post, or cancel the post")
+            return
+        except (ChorusError, ConnectorError, ValueError) as err:
+            _fail(ledger, run, current, getattr(err, "line", None) or str(err))
             return
         account_key = (post["account_id"], post["platform"])
         if account_key in run.held_accounts:

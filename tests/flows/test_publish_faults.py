@@ -90,9 +90,11 @@ def test_two_hundred_posts_with_faults_each_published_exactly_once(tmp_path, cap
                                                                                           "expire_token")}
         received = sum(sum(f.received.values()) for f in world.fakes.values())
         issued = sum(len(f.tokens.issued) for f in world.fakes.values())
+        with world.rt.warehouse() as con:
+            unknown = con.execute("SELECT count(*) FROM post_events WHERE to_state = 'unknown'").fetchone()[0]
         assert injected["drop_after"] >= 20 and injected["5xx"] + injected["429"] >= 100
         print(f"FAULT-TEST posts={total} runs={runs} requests={received} injected={injected} "
-              f"tokens_issued={issued} seconds={elapsed:.1f}")
+              f"tokens_issued={issued} unknown_outcomes_reconciled={unknown} seconds={elapsed:.1f}")
         # The secret scan: every token the fakes issued, and the client secrets, must appear nowhere.
         tokens = all_tokens(world)
         assert len(tokens) > len(world.secrets.data)
@@ -154,12 +156,14 @@ def test_killed_mid_run_and_restarted_still_publishes_each_post_once(tmp_path):
         first.wait(timeout=30)
         assert killed, "the first worker finished before it could be killed; raise the post count"
         done_before = sum(world.published_counts().values())
+        mid_way = {k: v for k, v in world.states().items() if k in ("uploading", "processing", "unknown")}
         second = start(2)
         assert second.wait(timeout=180) == 0, (tmp_path / "worker2.out").read_text()[-2000:]
         assert world.states() == {"published": total}
         counts = world.published_counts()
         assert len(counts) == total and set(counts.values()) == {1}
-        print(f"CRASH-TEST posts={total} published_before_kill={done_before} after_restart={total}")
+        print(f"CRASH-TEST posts={total} published_before_kill={done_before} found_mid_way={mid_way} "
+              f"published_after_restart={total}")
         tokens = all_tokens(world)
         logs = files_text(home / "logs") + "".join(p.read_text() for p in outputs)
         assert "connectors.http" in logs
