@@ -248,3 +248,14 @@ def test_render_settings_from_the_environment_fail_clearly():
                        ({"CHORUS_CAPTION_STYLE": "neon"}, "neon")):
         with pytest.raises(MediaError, match=field):
             RenderOptions.from_env(env)
+
+
+def test_word_highlight_runs_right_to_left_in_arabic():
+    fmt = VideoFormat("9:16", 540, 960)
+    layers = layout_cue(Cue(0, 2, "سجّل اليوم يا شباب"), "ar", fmt, safe_rect(fmt), CaptionStyle("highlight"))
+    words = layers[1:]
+    assert len(words) == 4
+    assert [w.start for w in words] == sorted(w.start for w in words)          # spoken in order...
+    assert [w.x for w in words] == sorted((w.x for w in words), reverse=True)  # ...drawn from the right
+    for w in words:
+        assert layers[0].rect.contains(w.rect)
