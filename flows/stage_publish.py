@@ -200,6 +200,7 @@ def _publish_run(run: _Run, now: dt.datetime, campaign_id: str | None, progress:
     for j, post in enumerate(confirm):
         progress(f"confirming {post['account_id']} {post['language']}", len(work) + j, total)
         _confirm(run, post)
+    _fill_missing_ids(run, campaign_id)
     progress("publishing", total, total)
 
 
@@ -447,6 +448,29 @@ def _confirm(run: _Run, post: dict) -> None:
             _done(ledger, run, post, PublishResult("published", found.platform_post_id or post["platform_post_id"],
                                                    found.ref, found.url or post["post_url"],
                                                    published_at=post["scheduled_at"]))
+
+
+def _fill_missing_ids(run: _Run, campaign_id: str | None) -> None:
+    """Published posts whose platform gave no post id yet (TikTok names a post only after moderation): ask again
+    for a week, so their metrics can be pulled."""
+    with run.warehouse() as con:
+        ledger = Ledger(con)
+        rows = ledger.query(
+            "SELECT * FROM posts WHERE state = 'published' AND platform_post_id IS NULL AND NOT sandbox "
+            "AND published_at > ?" + (" AND campaign_id = ?" if campaign_id else "") + " LIMIT 50",
+            [run.now - dt.timedelta(days=7)] + ([campaign_id] if campaign_id else []))
+        for post in rows:
+            try:
+                manifest = run.manifest(con, post["campaign_id"])
+                connector = run.connector(manifest, post["account_id"])
+                with _content(run, con, manifest, post, None) as content:
+                    found = connector.reconcile(content, dict(post.get("platform_ref") or {}))
+            except (ConnectorError, ChorusError, StopIteration):
+                continue
+            if found is not None and found.platform_post_id:
+                ledger.transition(post["idempotency_key"], "published", expect=["published"],
+                                  platform_post_id=found.platform_post_id, post_url=found.url or post["post_url"],
+                                  detail=f"the platform named the post {found.platform_post_id}")
 
 
 def _try_release(run: _Run, row: dict) -> None:

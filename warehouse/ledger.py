@@ -235,6 +235,10 @@ class Ledger:
             params.append(campaign_id)
         return dict(self.con.execute(sql + " GROUP BY state", params).fetchall())
 
+    def query(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+        """Rows of a SELECT on the ledger, with platform_ref decoded."""
+        return self._rows(sql, params)
+
     def _rows(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         rows = fetch_dicts(self.con, sql, params)
         for row in rows:

@@ -158,3 +158,25 @@ def test_reschedule_and_cancel_a_natively_scheduled_post(world_factory):
     world.clock.now = (T0 + 7 * HOUR).timestamp()
     report = publish_due(world.rt, T0 + 7 * HOUR, connectors=world.factory())
     assert report.published == 1 and world.states() == {"published": 1, "cancelled": 1}
+
+
+def test_a_tiktok_post_id_that_comes_after_moderation_is_filled_in_later(world_factory):
+    world = world_factory(["tiktok"])
+    fake = world.fakes["tiktok"]
+    real_status = fake.status
+
+    def status_without_id(req):  # moderation pending: complete, but no public id yet
+        resp = real_status(req)
+        resp.body["data"].pop("publicaly_available_post_id", None)
+        return resp
+
+    fake.routes = [r if r.name != "status" else type(r)(r.method, r.pattern, status_without_id, r.name, r.auth)
+                   for r in fake.routes]
+    assert publish_due(world.rt, T0, connectors=world.factory()).published == 1
+    assert world.posts()[0]["platform_post_id"] is None
+    fake.routes = [r if r.name != "status" else type(r)(r.method, r.pattern, real_status, r.name, r.auth)
+                   for r in fake.routes]
+    publish_due(world.rt, T0 + HOUR, connectors=world.factory())
+    post = world.posts()[0]
+    assert post["platform_post_id"] == fake.published[0]["id"] and post["post_url"].endswith(post["platform_post_id"])
+    assert world.published_counts() == {post["idempotency_key"]: 1}
