@@ -1,6 +1,8 @@
 """The translation interface: cues in, cues out with the same timings, lines re-wrapped to the target language's rules."""
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,6 +39,18 @@ class Translator(Protocol):
     name: str
 
     def translate_texts(self, texts: list[str], source: str, target: str) -> list[str]: ...
+
+
+_MARKER = re.compile(r"(<x id=\"\d+\"/>)")
+
+
+def escape_markup(text: str) -> str:
+    """Text made safe for XML/HTML tag handling (a cue may say "Rock & Roll" or "<3"), glossary markers kept."""
+    return "".join(part if _MARKER.fullmatch(part) else html.escape(part, quote=False) for part in _MARKER.split(text))
+
+
+def unescape_markup(text: str) -> str:
+    return html.unescape(text)
 
 
 def rewrap(text: str, language: str) -> str:

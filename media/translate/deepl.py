@@ -8,7 +8,7 @@ import requests
 
 from campaign import languages
 from media.translate import http
-from media.translate.base import TranslationError
+from media.translate.base import TranslationError, escape_markup, unescape_markup
 
 # Documented limits: at most 50 texts and 128 KiB per request.
 MAX_TEXTS = 50
@@ -60,7 +60,7 @@ class DeepLTranslator:
     def translate_texts(self, texts: list[str], source: str, target: str) -> list[str]:
         out: list[str] = []
         for batch in self._batches(texts):
-            body = {"text": batch, "source_lang": languages.base_language(source).upper(),
+            body = {"text": [escape_markup(t) for t in batch], "source_lang": languages.base_language(source).upper(),
                     "target_lang": target_code(target), "tag_handling": "xml", "ignore_tags": ["x"]}
             doc = http.post_json(self.session, f"{self.base_url.rstrip('/')}/v2/translate", provider="DeepL", json=body,
                                  headers={"Authorization": f"DeepL-Auth-Key {self.auth_key}"}, timeout=self.timeout_s,
@@ -69,5 +69,5 @@ class DeepLTranslator:
             if not isinstance(translations, list) or len(translations) != len(batch):
                 raise TranslationError("DeepL returned an unexpected answer (no translations list of the right length)",
                                        "try again; if it persists, check CHORUS_DEEPL_BASE_URL")
-            out.extend(str(t.get("text", "")) for t in translations)
+            out.extend(unescape_markup(str(t.get("text", ""))) for t in translations)
         return out

@@ -75,16 +75,6 @@ class Glossary:
             out = _pattern(term).sub(sub, out)
         return Protected(out, tuple(targets))
 
-    def apply(self, source: str, translated: str, language: str) -> str:
-        """A translation with every kept term restored where the translator changed its case or spelling slightly."""
-        out = translated
-        for term, target in self.terms_for(language).items():
-            if _pattern(term).search(source) and not _pattern(target).search(out):
-                found = re.search(re.escape(target), out, re.IGNORECASE)
-                if found:
-                    out = out[: found.start()] + target + out[found.end():]
-        return out
-
     def check(self, source: list[Cue], translated: list[Cue], language: str) -> list[GlossaryIssue]:
         """Each cue whose source has a glossary term and whose translation lacks the fixed target term."""
         issues: list[GlossaryIssue] = []

@@ -7,7 +7,7 @@ import requests
 
 from campaign import languages
 from media.translate import http
-from media.translate.base import TranslationError
+from media.translate.base import TranslationError, escape_markup, unescape_markup
 
 MAX_TEXTS = 50
 _ERRORS = {
@@ -28,7 +28,7 @@ class LibreTranslateTranslator:
         out: list[str] = []
         for i in range(0, len(texts), MAX_TEXTS):
             batch = texts[i:i + MAX_TEXTS]
-            body = {"q": batch, "source": languages.base_language(source), "target": languages.base_language(target),
+            body = {"q": [escape_markup(t) for t in batch], "source": languages.base_language(source), "target": languages.base_language(target),
                     "format": "html"}
             if self.api_key:
                 body["api_key"] = self.api_key
@@ -40,5 +40,5 @@ class LibreTranslateTranslator:
             if not isinstance(got, list) or len(got) != len(batch):
                 raise TranslationError("LibreTranslate returned an unexpected answer (no translatedText list of the right length)",
                                        "check CHORUS_LIBRETRANSLATE_BASE_URL points at a LibreTranslate server")
-            out.extend(str(t) for t in got)
+            out.extend(unescape_markup(str(t)) for t in got)
         return out

@@ -161,3 +161,13 @@ def test_translator_vtt_and_missing_file(tmp_path):
     assert result.cues[0].text == "صوتك هو صوتك." and result.language == "ar"
     with pytest.raises(TranslationError, match="not found"):
         read_translation(tmp_path / "nope.srt", "de", SOURCE)
+
+
+def test_markup_characters_survive_xml_tag_handling():
+    cues = [Cue(0, 1, "Rock & Roll <3 your vote")]
+    with FakeDeepL() as fake:
+        result = translate_cues(cues, deepl(fake), "en", "de", Glossary({"*": {"Rock": "Rock"}}))
+        sent = fake.state.requests[0]["body"]["text"][0]
+    assert "&amp;" in sent and "&lt;3" in sent and '<x id="0"/>' in sent
+    assert "& Roll" in result.cues[0].text.replace("ROLL", "Roll") and "<3" in result.cues[0].text
+    assert result.cues[0].text.startswith("de: Rock")
