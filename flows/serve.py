@@ -114,6 +114,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def wait_healthy(api_url: str, timeout_s: float, process: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -138,7 +147,8 @@ class PrefectServer:
     def __init__(self, home: Path, port: int | None = None, host: str = "127.0.0.1"):
         self.home = home
         self.host = host
-        self.port = port or free_port(host)
+        # Prefect's usual port when it is free, so the UI is where Prefect users expect it.
+        self.port = port or (4200 if port_free(4200, host) else free_port(host))
         self.process: subprocess.Popen | None = None
         self.log_path = home / "server.log"
         self.pid_path = home / "server.pid"
