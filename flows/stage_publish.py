@@ -33,7 +33,7 @@ from campaign.platforms import Platform
 from connectors.base import AccountCheck, Connector, ConnectorError, ErrorKind, PostContent, PublishResult
 from connectors.registry import connector_for
 from flows.runtime import Progress, Runtime, manifest_from_warehouse, no_progress
-from warehouse.ledger import IN_FLIGHT, Ledger, PlannedPost, StaleTransition
+from warehouse.ledger import Ledger, PlannedPost, StaleTransition
 
 # A post that keeps failing for temporary reasons is given up after this many attempts (with growing waits).
 MAX_ATTEMPTS = 8

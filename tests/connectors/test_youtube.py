@@ -75,7 +75,7 @@ def test_cancel_keeps_the_video_private_without_a_time(fake, acct, clock, tmp_pa
 def test_lost_answer_on_the_last_chunk_is_read_from_the_session(fake, acct, clock, tmp_path):
     conn = yt(fake, acct, clock, tmp_path)
     fake.faults.next("bytes", "5xx")            # first chunk: server error before storing
-    fake.faults.queued["bytes"].append(__import__("tests.connectors.fakes.base", fromlist=["Fault"]).Fault("drop_after"))
+    fake.faults.next("bytes", "drop_after")     # last chunk: stored and the video made, the answer lost
     result = conn.publish(content(acct, tmp_path, "y4", size=300 * KIB), {}, Refs())
     assert result.state == "published"
     assert fake.published_markers() == {"y4": 1} and fake.received["start"] == 1

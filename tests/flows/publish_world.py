@@ -19,7 +19,6 @@ from flows.runtime import Runtime
 from media.store import LocalStore
 from tests.connectors.fakes.base import FakePlatform, test_video_bytes
 from tests.connectors.fakes.harness import Secrets
-from warehouse import db
 from warehouse.ledger import Ledger, PlannedPost
 from warehouse.records import upsert_campaign
 

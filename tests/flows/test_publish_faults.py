@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from flows.stage_publish import publish_due
 from tests.flows.publish_world import T0, build_world, manifest_doc
