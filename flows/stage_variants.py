@@ -49,8 +49,11 @@ def translator_from_env(settings: Settings, env: dict[str, str] | None = None) -
     if name == "deepl":
         from media.translate.deepl import DeepLTranslator
 
-        return DeepLTranslator(env.get("CHORUS_DEEPL_AUTH_KEY") or env.get("DEEPL_AUTH_KEY", ""),
-                               settings.base_url("deepl"), timeout_s=settings.http_timeout_s)
+        key = env.get("CHORUS_DEEPL_AUTH_KEY") or env.get("DEEPL_AUTH_KEY", "")
+        # DeepL's free keys end in ":fx" and only work on the free API host.
+        url = settings.base_url("deepl") if "deepl" in settings.base_urls or not key.endswith(":fx") \
+            else "https://api-free.deepl.com"
+        return DeepLTranslator(key, url, timeout_s=settings.http_timeout_s)
     if name == "libretranslate":
         from media.translate.libretranslate import LibreTranslateTranslator
 

@@ -111,6 +111,9 @@ def test_translator_setting_names_a_provider_or_fails_clearly():
     settings = Settings.from_env({"CHORUS_HOME": "/tmp/x"})
     assert translator_from_env(settings, {}) is None
     assert translator_from_env(settings, {"CHORUS_TRANSLATOR": "libretranslate"}).name == "libretranslate"
-    assert translator_from_env(settings, {"CHORUS_TRANSLATOR": "deepl", "CHORUS_DEEPL_AUTH_KEY": "k"}).name == "deepl"
+    assert translator_from_env(settings, {"CHORUS_TRANSLATOR": "deepl", "CHORUS_DEEPL_AUTH_KEY": "k"}).base_url == \
+        "https://api.deepl.com"
+    assert translator_from_env(settings, {"CHORUS_TRANSLATOR": "deepl", "CHORUS_DEEPL_AUTH_KEY": "k:fx"}).base_url == \
+        "https://api-free.deepl.com"
     with pytest.raises(Exception, match="not a translation provider"):
         translator_from_env(settings, {"CHORUS_TRANSLATOR": "babelfish"})
