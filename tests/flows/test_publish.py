@@ -46,19 +46,18 @@ def test_each_platform_gets_each_post_exactly_once(world_factory):
         assert post["platform_post_id"] and post["post_url"] and post["published_at"] is not None
 
 
-def test_youtube_is_scheduled_natively_ahead_and_confirmed_when_live(world_factory):
-    world = world_factory(["youtube", "tiktok"], at=T0 + 2 * HOUR)
+def test_youtube_and_facebook_are_scheduled_natively_ahead_and_confirmed_when_live(world_factory):
+    world = world_factory(["youtube", "facebook", "tiktok"], at=T0 + 2 * HOUR)
     report = publish_due(world.rt, T0, connectors=world.factory())
-    assert report.scheduled == 1 and report.published == 0
+    assert report.scheduled == 2 and report.published == 0
     states = {p["platform"]: p["state"] for p in world.posts()}
-    assert states == {"youtube": "scheduled", "tiktok": "planned"}
+    assert states == {"youtube": "scheduled", "facebook": "scheduled", "tiktok": "planned"}
     status = world.fakes["youtube"].published[0]["status"]
     assert status["privacyStatus"] == "private" and status["publishAt"] == "2027-03-01T19:00:00Z"
     world.clock.now = (T0 + 2 * HOUR + dt.timedelta(minutes=1)).timestamp()
     later = publish_due(world.rt, T0 + 2 * HOUR + dt.timedelta(minutes=1), connectors=world.factory())
-    assert later.published == 2
-    assert world.states() == {"published": 2} and world.published_counts() and \
-        sorted(world.published_counts().values()) == [1, 1]
+    assert later.published == 3
+    assert world.states() == {"published": 3} and sorted(world.published_counts().values()) == [1, 1, 1]
 
 
 def test_a_lost_answer_is_reconciled_in_the_same_run(world_factory):
