@@ -337,8 +337,8 @@ def transcribe_audio(audio: np.ndarray, duration_s: float, language: str | None,
     if retry and _struggled(raw):
         precise, precise_provider = load_model(replace(settings, compute_type=retry))
         raw, info = _decode(precise, audio, wanted, settings, settings.temperatures, vocabulary)
+        warnings.append(f"the {_compute_of(provider)} model was unsure of this speech; it was recognised again at {retry}")
         provider = precise_provider
-        warnings.append(f"the int8 model was unsure of this speech; it was recognised again at {retry}")
     energy, threshold = _frame_energy(audio)
     sentences = []
     for seg in raw:
