@@ -123,19 +123,14 @@ def append_records(con: duckdb.DuckDBPyConnection, records: Sequence[dict[str, A
     """Append snapshots given as dicts with Snapshot's field names (payload left out); returns how many were new."""
     if not records:
         return 0
-    us_cache: dict[dt.datetime, int] = {}
-
-    def us(t: dt.datetime) -> int:
-        v = us_cache.get(t)
-        if v is None:
-            v = us_cache[t] = _epoch_us(t)
-        return v
-
     names = ("campaign_id", "idempotency_key", "platform", "platform_post_id", "post_age_s", "raw_name",
              "raw_value", "sandbox")
     # One list comprehension per column (measured faster than transposing with zip).
     columns: dict[str, Sequence[Any]] = {n: [r[n] for r in records] for n in names}
-    columns["pulled_us"] = [us(r["pulled_at"]) for r in records]
+    times = [r["pulled_at"] for r in records]
+    # A pull has one time (a load a few): convert each distinct time once, then look it up.
+    us = {t: _epoch_us(t) for t in set(times)}
+    columns["pulled_us"] = [us[t] for t in times]
     return append_columns(con, columns, pull_id=pull_id)
 
 
@@ -151,8 +146,9 @@ def _arrays(columns: dict[str, Sequence[Any]]) -> dict[str, np.ndarray]:
     # None -> NaN, which DuckDB reads from a NumPy float column as NULL (never as 0).
     out["post_age_s"] = np.asarray(columns["post_age_s"], dtype=np.float64)
     out["raw_value"] = np.asarray(columns["raw_value"], dtype=np.float64)
-    out["sandbox"] = np.asarray(columns.get("sandbox", [False] * n), dtype=bool)
-    out["payload_no"] = np.asarray(columns.get("payload_no", [-1] * n), dtype=np.int32)
+    out["sandbox"] = np.asarray(columns["sandbox"], dtype=bool) if "sandbox" in columns else np.zeros(n, dtype=bool)
+    out["payload_no"] = (np.asarray(columns["payload_no"], dtype=np.int32) if "payload_no" in columns
+                         else np.full(n, -1, dtype=np.int32))
     for name, arr in out.items():
         if len(arr) != n:
             raise ValueError(f"column {name} has {len(arr)} values, expected {n}")
@@ -213,6 +209,52 @@ _MERGE = f"""
         WHERE c.idempotency_key = a.idempotency_key AND c.raw_name = a.raw_name;
     INSERT INTO metric_current SELECT * FROM _chorus_merged;
     DROP TABLE _chorus_merged;
+"""
+
+# metric_latest refreshed for the posts this batch touched: the same logic as the view post_metrics_latest_live
+# (migration 044), restricted to those posts so a pull costs what it touches, not the whole warehouse.
+_REFRESH_LATEST = """
+    CREATE OR REPLACE TEMP TABLE _chorus_keys AS SELECT DISTINCT idempotency_key, campaign_id FROM _chorus_agg;
+    DELETE FROM metric_latest WHERE idempotency_key IN (SELECT idempotency_key FROM _chorus_keys);
+    INSERT INTO metric_latest
+""" + """
+WITH c AS (
+    SELECT c.*, coalesce(m.part, false) AS part, coalesce(m.rank, 0) AS rank, coalesce(m.status, 'current') AS status
+    FROM (SELECT * FROM metric_current
+          WHERE idempotency_key IN (SELECT idempotency_key FROM _chorus_keys)) c
+    LEFT JOIN metric_mappings m ON m.platform = c.platform AND m.raw_name = c.raw_name
+    WHERE c.canonical_name IS NOT NULL AND c.last_value IS NOT NULL
+), history AS (
+    SELECT idempotency_key, canonical_name,
+           array_to_string(list_sort(list_distinct(list(definition_version))), ' -> ') AS definition_versions,
+           len(list_distinct(list(definition_version))) > 1 AND bool_or(status <> 'current') AS definition_changed
+    FROM c GROUP BY ALL
+), newest AS (
+    SELECT *, max(last_pulled_at) OVER (PARTITION BY idempotency_key, canonical_name) AS newest_pull FROM c
+)
+SELECT n.idempotency_key, any_value(n.campaign_id) AS campaign_id, any_value(n.platform) AS platform, n.canonical_name,
+       CASE WHEN bool_or(n.part) THEN sum(n.last_value) FILTER (WHERE n.part)
+            ELSE arg_min(n.last_value, n.rank) END AS canonical_value,
+       max(n.last_pulled_at) AS pulled_at,
+       array_to_string(list_sort(list(n.raw_name)), '+') AS raw_names,
+       arg_min(n.definition_version, n.rank) AS definition_version,
+       any_value(h.definition_versions) AS definition_versions,
+       any_value(h.definition_changed) AS definition_changed,
+       bool_or(n.sandbox) AS sandbox
+FROM newest n JOIN history h USING (idempotency_key, canonical_name)
+WHERE n.last_pulled_at = n.newest_pull
+GROUP BY n.idempotency_key, n.canonical_name
+""" + """;
+    INSERT INTO metric_totals
+    SELECT l.campaign_id, (SELECT max(pulled_at) FROM _chorus_batch), ?,
+           sum(canonical_value) FILTER (WHERE canonical_name = 'reach'),
+           sum(canonical_value) FILTER (WHERE canonical_name = 'views'),
+           sum(canonical_value) FILTER (WHERE canonical_name IN ('likes', 'comments', 'shares', 'saves')),
+           count(DISTINCT idempotency_key), bool_or(sandbox)
+    FROM metric_latest l
+    WHERE l.campaign_id IN (SELECT DISTINCT campaign_id FROM _chorus_keys)
+    GROUP BY l.campaign_id;
+    DROP TABLE _chorus_keys;
     DROP TABLE _chorus_agg;
 """
 
@@ -220,6 +262,7 @@ _MERGE = f"""
 def _merge_current(con: duckdb.DuckDBPyConnection, source: str) -> None:
     con.execute(_AGGREGATE.format(source=source))
     con.execute(_MERGE)
+    con.execute("DROP TABLE _chorus_agg")
 
 
 _SNAPSHOT_COLUMNS = ("campaign_id, idempotency_key, platform, platform_post_id, pulled_at, post_age_s, raw_name, "
@@ -263,17 +306,25 @@ def append_columns(con: duckdb.DuckDBPyConnection, columns: dict[str, Sequence[A
         return 0
     sync_vocabulary(con)
     pull_id = pull_id or uuid.uuid4().hex
-    # A pull stamps every reading with one time; then a duplicate inside the batch shows up as a post metric with
-    # two rows in the batch summary, which is cheap to check. Only batches that mix times (backfills, a load of
-    # many pulls) pay for DISTINCT ON up front.
+    # Duplicates inside a batch (a connector answering one figure twice) are rare, so they are looked for
+    # cheaply and removed with DISTINCT ON only when found: a pull stamps every reading with one time, so a
+    # duplicate shows up as a post metric with two rows in the batch summary; a batch that mixes times (a
+    # backfill, a load of many pulls) compares its row count with the number of distinct row hashes (a hash
+    # collision only sends it down the exact path).
     pulled = arrays["pulled_us"]
     one_time = bool(pulled.min() == pulled.max())
     _register(con, "_chorus_batch_in", arrays)
     con.execute("BEGIN TRANSACTION")
     try:
-        _stage_batch(con, pull_id, distinct=not one_time)
+        _stage_batch(con, pull_id, distinct=False)
         added = con.execute("SELECT count(*) FROM _chorus_batch").fetchall()[0][0]
         if added:
+            if not one_time:
+                distinct = con.execute("SELECT count(DISTINCT hash(idempotency_key, raw_name, pulled_at)) "
+                                       "FROM _chorus_batch").fetchall()[0][0]
+                if distinct < added:
+                    _stage_batch(con, pull_id, distinct=True)
+                    added = con.execute("SELECT count(*) FROM _chorus_batch").fetchall()[0][0]
             con.execute(_AGGREGATE.format(source="_chorus_batch"))
             if one_time and con.execute("SELECT max(snapshots) FROM _chorus_agg").fetchall()[0][0] > 1:
                 _stage_batch(con, pull_id, distinct=True)
@@ -281,6 +332,8 @@ def append_columns(con: duckdb.DuckDBPyConnection, columns: dict[str, Sequence[A
                 con.execute(_AGGREGATE.format(source="_chorus_batch"))
             con.execute(f"INSERT INTO metric_snapshots ({_SNAPSHOT_COLUMNS}) SELECT {_SNAPSHOT_COLUMNS} FROM _chorus_batch")
             con.execute(_MERGE)
+            for statement in filter(str.strip, _REFRESH_LATEST.split(";\n")):
+                con.execute(statement, [pull_id] if "?" in statement else None)
             nos = arrays["payload_no"]
             used = np.unique(nos[nos >= 0]).tolist() if payloads else []
             if used:
@@ -302,6 +355,8 @@ def rebuild_current(con: duckdb.DuckDBPyConnection) -> int:
     try:
         con.execute("DELETE FROM metric_current")
         _merge_current(con, "metric_snapshots")
+        con.execute("DELETE FROM metric_latest")
+        con.execute("INSERT INTO metric_latest SELECT * FROM post_metrics_latest_live")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

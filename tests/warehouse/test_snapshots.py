@@ -68,6 +68,13 @@ def test_naive_times_are_refused(con):
         append_snapshots(con, [snap("viewCount", 1.0, at=dt.datetime(2026, 1, 1))])
 
 
+def test_materialized_latest_equals_the_live_view(con):
+    ds.load(con)
+    assert con.execute("SELECT count(*) FROM metric_latest").fetchall()[0][0] > 0
+    for a, b in (("metric_latest", "post_metrics_latest_live"), ("post_metrics_latest_live", "metric_latest")):
+        assert con.execute(f"SELECT count(*) FROM (SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b})").fetchall() == [(0,)]
+
+
 def test_incremental_current_equals_a_rebuild_from_history(con):
     ds.load(con)
     cols = ("idempotency_key, raw_name, last_value, last_pulled_at, snapshots, at_24h, at_7d, at_30d, "

@@ -158,6 +158,8 @@ def test_variant_comparison_is_unsure_when_the_difference_is_within_chance(tmp_p
     con.execute("""UPDATE metric_current SET last_value = CASE raw_name WHEN 'view_count' THEN 100
                    WHEN 'like_count' THEN (CASE idempotency_key WHEN 'k-tt-de' THEN 3 ELSE 4 END) ELSE 0 END
                    WHERE idempotency_key IN ('k-tt-de', 'k-tt-ar')""")
+    con.execute("DELETE FROM metric_latest")
+    con.execute("INSERT INTO metric_latest SELECT * FROM post_metrics_latest_live")
     con.execute("DELETE FROM posts WHERE idempotency_key NOT IN ('k-tt-de', 'k-tt-ar')")
     rows = query(con, "variant_comparison", campaign_id=ds.CID)
     lang = {r["variant"]: r for r in rows if r["dimension"] == "language"}

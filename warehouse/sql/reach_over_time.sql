@@ -1,26 +1,13 @@
--- Sum of post reach and views over time: in each period every post counts with its latest figure so far.
+-- Sum of post reach and views over time: one point per pull (the campaign's totals of every post's latest figure
+-- at that pull), the last point of each period when grouped.
 -- Variables: SET VARIABLE campaign_id = 'first-vote'; optional SET VARIABLE bucket = 'hour' (minute|hour|day).
-WITH snaps AS (
-    SELECT idempotency_key, canonical_name,
-           date_trunc(coalesce(getvariable('bucket'), 'day'), pulled_at) AS period, canonical_value
-    FROM metric_snapshots
-    WHERE campaign_id = getvariable('campaign_id') AND canonical_name IN ('reach', 'views')
-          AND canonical_value IS NOT NULL
-), per_period AS (
-    SELECT idempotency_key, canonical_name, period, max(canonical_value) AS value FROM snaps GROUP BY ALL
-), periods AS (
-    SELECT DISTINCT period FROM per_period
-), series AS (
-    SELECT DISTINCT idempotency_key, canonical_name FROM per_period
-), grid AS (
-    SELECT * FROM periods CROSS JOIN series
-)
-SELECT g.period,
-       sum(p.value) FILTER (WHERE g.canonical_name = 'reach') AS sum_of_post_reach,
-       sum(p.value) FILTER (WHERE g.canonical_name = 'views') AS views,
-       count(DISTINCT g.idempotency_key) FILTER (WHERE p.value IS NOT NULL) AS posts
-FROM grid g
-ASOF LEFT JOIN per_period p
-    ON p.idempotency_key = g.idempotency_key AND p.canonical_name = g.canonical_name AND g.period >= p.period
-GROUP BY g.period
-ORDER BY g.period;
+SELECT date_trunc(coalesce(getvariable('bucket'), 'day'), pulled_at) AS period,
+       arg_max(sum_of_post_reach, pulled_at) AS sum_of_post_reach,
+       arg_max(views, pulled_at) AS views,
+       arg_max(engagements, pulled_at) AS engagements,
+       arg_max(posts_measured, pulled_at) AS posts,
+       CASE WHEN bool_and(sandbox) THEN 'sandbox' WHEN bool_or(sandbox) THEN 'sandbox+live' ELSE 'live' END AS source
+FROM metric_totals
+WHERE campaign_id = getvariable('campaign_id')
+GROUP BY period
+ORDER BY period;
