@@ -8,6 +8,8 @@
                     loader_file_format="parquet") — dlt's fast path into DuckDB (needs pyarrow, in the extra)
           rows/s and peak memory (ru_maxrss of the child process that loads, and its increase over the same
           process just after generating the data) for each; the ratio chorus/dlt.
+  concurrency  another process pulls (short writing sessions) while this one runs reports in a loop: failures,
+          report latency, how many read the live file or the read copy, and how long a pull waited to open the file.
   report  R snapshots (default 10 M) for 10,000 posts on six platforms, loaded with Chorus; then the whole report
           (warehouse.report.build_report: every SQL file in warehouse/sql) timed on a read-only connection, best
           and median of 5, plus each query on its own.
@@ -219,6 +221,64 @@ def _report(n: int, path: str, q: mp.Queue) -> None:
            "report_best_s": min(times), "report_median_s": statistics.median(times), "per_query_s": per_query})
 
 
+def _concurrent_writer(path: str, pulls: int, q: mp.Queue) -> None:
+    """Pulls one after another, each a short writing session (open, append one pull of every post, publish)."""
+    from warehouse import db
+    from warehouse.snapshots import append_records
+
+    batches = generate(pulls * 63_400)
+    waits, totals = [], []
+    for k, batch in enumerate(batches[:pulls]):
+        later = [{**r, "pulled_at": r["pulled_at"] + dt.timedelta(days=400)} for r in batch]
+        t = time.perf_counter()
+        con = db.connect(path, wait_s=60)
+        waits.append(time.perf_counter() - t)
+        append_records(con, later)
+        db.publish_read_copy(con, path)
+        con.close()
+        totals.append(time.perf_counter() - t)
+    q.put({"pulls": len(totals), "open_wait_max_s": max(waits), "open_wait_median_s": statistics.median(waits),
+           "pull_median_s": statistics.median(totals), "pull_max_s": max(totals)})
+
+
+def _concurrency(pulls: int) -> dict:
+    """Reports in this process while another process pulls: failures, latency, live file or read copy."""
+    from warehouse import db
+    from warehouse.report import build_report
+    from warehouse.snapshots import append_records
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "c.duckdb")
+        with db.writer(path) as con:
+            con.execute("INSERT INTO campaigns (campaign_id, name, manifest) VALUES (?, 'Benchmark', '{}')", [CID])
+            append_records(con, generate(63_400)[0])
+        ctx = mp.get_context("spawn")
+        q = ctx.Queue()
+        writer = ctx.Process(target=_concurrent_writer, args=(path, pulls, q))
+        writer.start()
+        latencies, sources, failures = [], {"live": 0, "read copy": 0}, 0
+        while writer.is_alive() or q.empty():
+            t = time.perf_counter()
+            try:
+                con = db.connect(path, read_only=True, wait_s=60)
+                try:
+                    r = build_report(con, CID)
+                finally:
+                    con.close()
+                sources[r.read_from] += 1
+                latencies.append(time.perf_counter() - t)
+            except Exception:
+                failures += 1
+            if not q.empty():
+                break
+        out = q.get()
+        writer.join()
+    latencies.sort()
+    return {**out, "reports": len(latencies), "report_failures": failures, "reports_by_source": sources,
+            "report_latency_median_s": statistics.median(latencies) if latencies else None,
+            "report_latency_max_s": latencies[-1] if latencies else None}
+
+
 def _child(target, *args) -> dict:
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
@@ -235,6 +295,7 @@ def main() -> None:
     ap.add_argument("--report-snapshots", type=int, default=10_000_000)
     ap.add_argument("--skip-dlt", action="store_true")
     ap.add_argument("--skip-report", action="store_true")
+    ap.add_argument("--concurrency-pulls", type=int, default=8, help="pulls in the concurrency part (0: skip)")
     args = ap.parse_args()
     print(f"cpus: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f} (other work on the machine skews times)")
     results: dict = {}
@@ -258,6 +319,15 @@ def main() -> None:
             cpu = dlt_r["cpu_seconds"] / r["cpu_seconds"]
             results[f"ratio_{name.replace(' ', '_')}"] = {"wall": wall, "cpu": cpu}
             print(f"load rate chorus ({name}) / dlt: {wall:.1f}x wall clock, {cpu:.1f}x CPU time (target >= 10x)")
+    if args.concurrency_pulls:
+        c = _concurrency(args.concurrency_pulls)
+        results["concurrency"] = c
+        print(f"concurrency: {c['pulls']} pulls of 63,400 snapshots in another process while this one ran "
+              f"{c['reports']} reports: {c['report_failures']} failed; {c['reports_by_source']['live']} read the live "
+              f"file, {c['reports_by_source']['read copy']} the read copy; report latency median "
+              f"{c['report_latency_median_s'] * 1000:.0f} ms, max {c['report_latency_max_s'] * 1000:.0f} ms; "
+              f"a pull waited to open at most {c['open_wait_max_s'] * 1000:.0f} ms (median "
+              f"{c['open_wait_median_s'] * 1000:.0f} ms), took {c['pull_median_s']:.2f} s median")
     if not args.skip_report:
         with tempfile.TemporaryDirectory() as tmp:
             rep = _child(_report, args.report_snapshots, str(Path(tmp) / "report.duckdb"))

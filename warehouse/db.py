@@ -8,8 +8,9 @@ at all, not even to read. Chorus works with that rule instead of against it:
 - When a writer closes, it publishes a *read copy* next to the file (`chorus.read.duckdb`): the file after a
   checkpoint, copied and renamed into place atomically. Readers that hold it open keep their old copy.
 - A reader (`connect(read_only=True)`) opens the live file when it is free (freshest figures). When a writer holds
-  it, the reader opens the read copy at once instead of failing or waiting: a report during a pull shows the
-  warehouse as of the last finished write. Long-lived clients (a DuckDB shell, a BI tool) should open the read
+  it, the reader opens the read copy instead of failing or waiting: a report during a pull shows the warehouse as
+  of the last finished write. Writers come first: a writer waiting for readers to let go leaves a marker file, and
+  new readers take the read copy while it is there, so a stream of reports cannot starve a pull. Long-lived clients (a DuckDB shell, a BI tool) should open the read
   copy directly so that they never delay a pull.
 """
 from __future__ import annotations
@@ -70,6 +71,18 @@ def read_copy_path(path: str | Path) -> Path:
     return path.with_name(path.stem + READ_COPY_SUFFIX)
 
 
+def _waiting_marker(path: Path) -> Path:
+    return path.with_name(path.stem + ".writer-waiting")
+
+
+def _writer_waiting(path: Path, fresh_s: float = 60.0) -> bool:
+    """A writer is waiting for the file (it refreshes the marker while it waits; a stale one is ignored)."""
+    try:
+        return time.time() - _waiting_marker(path).stat().st_mtime < fresh_s
+    except FileNotFoundError:
+        return False
+
+
 def _is_lock_error(err: Exception) -> bool:
     text = str(err).lower()
     return "lock" in text or "could not set lock" in text or "conflicting lock" in text
@@ -94,7 +107,7 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 
 def connect(path: str | Path, *, read_only: bool = False, wait_s: float = 30.0,
-            live_wait_s: float = 0.5) -> duckdb.DuckDBPyConnection:
+            live_wait_s: float = 0.25) -> duckdb.DuckDBPyConnection:
     """A connection to the warehouse file, migrated when opened for writing.
 
     Writing: another process holding the file is waited for, with backoff, for up to `wait_s`.
@@ -109,26 +122,40 @@ def connect(path: str | Path, *, read_only: bool = False, wait_s: float = 30.0,
         return _open(copy, True)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
+    # Writers come first: while one waits for the file, new readers take the read copy instead of the live
+    # file, so a stream of reports cannot keep a pull waiting.
+    if read_only and copy.exists() and _writer_waiting(path):
+        try:
+            return _open(copy, True)
+        except (duckdb.IOException, duckdb.ConnectionException):
+            pass
     start = time.monotonic()
     delay = 0.02
-    while True:
-        try:
-            con = _open(path, read_only)
-            break
-        except (duckdb.IOException, duckdb.ConnectionException) as err:
-            same_process = _is_same_process_conflict(err)
-            if not (_is_lock_error(err) or same_process):
-                raise _busy(path, err) from None
-            waited = time.monotonic() - start
-            if read_only and copy.exists() and (same_process or waited >= live_wait_s):
-                try:
-                    return _open(copy, True)
-                except (duckdb.IOException, duckdb.ConnectionException):
-                    pass  # being replaced right now: try again
-            if waited > wait_s or (same_process and not read_only):
-                raise _busy(path, err) from None
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+    marker = _waiting_marker(path)
+    try:
+        while True:
+            try:
+                con = _open(path, read_only)
+                break
+            except (duckdb.IOException, duckdb.ConnectionException) as err:
+                same_process = _is_same_process_conflict(err)
+                if not (_is_lock_error(err) or same_process):
+                    raise _busy(path, err) from None
+                waited = time.monotonic() - start
+                if read_only and copy.exists() and (same_process or waited >= live_wait_s):
+                    try:
+                        return _open(copy, True)
+                    except (duckdb.IOException, duckdb.ConnectionException):
+                        pass  # being replaced right now: try again
+                if waited > wait_s or (same_process and not read_only):
+                    raise _busy(path, err) from None
+                if not read_only:
+                    marker.touch()
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+    finally:
+        if not read_only:
+            marker.unlink(missing_ok=True)
     if not read_only:
         migrate(con)
         from warehouse.snapshots import sync_vocabulary

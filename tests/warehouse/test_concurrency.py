@@ -119,3 +119,18 @@ def test_same_process_writer_and_reader(tmp_path):
         assert r.execute("SELECT count(*) FROM posts").fetchall()[0][0] == len(ds.POSTS)
         r.close()
         w.execute("SELECT 1")
+
+
+def test_a_waiting_writer_sends_new_readers_to_the_read_copy(tmp_path):
+    path = _setup(tmp_path)
+    marker = path.with_name(path.stem + ".writer-waiting")
+    marker.touch()
+    try:
+        con = db.connect(path, read_only=True)
+        assert db.source_of(con) == "read copy"
+        con.close()
+    finally:
+        marker.unlink()
+    con = db.connect(path, read_only=True)
+    assert db.source_of(con) == "live"
+    con.close()
