@@ -376,7 +376,11 @@ def render_variants(master: Path, jobs: Iterable[VariantJob], options: RenderOpt
                 sub.mkdir()
                 try:
                     if options.engine == "moviepy":
-                        _render_moviepy(group[0][1], soundtrack, group[0][0], options)
+                        try:
+                            _render_moviepy(group[0][1], soundtrack, group[0][0], options)
+                        except (OSError, ValueError, RuntimeError) as err:  # moviepy's errors carry ffmpeg's output
+                            raise MediaError(f"moviepy could not render ({ffmpeg.last_error_line(str(err))})",
+                                             "render with the ffmpeg engine or re-export the master") from None
                     else:
                         _render_group(master, soundtrack, [c for _, c, _ in group], [j for j, _, _ in group],
                                       options, sub, progress)
@@ -385,7 +389,13 @@ def render_variants(master: Path, jobs: Iterable[VariantJob], options: RenderOpt
                         return [VariantOutcome(group[0][0], None, err.line)]
                     # One bad output must not sink the rest: render each alone to find which one fails.
                     return [o for k, g in enumerate(group) for o in run_group(index * 1000 + k + 1, [g])]
-                return [_accept(job, warns) for job, _, warns in group]
+                out = []
+                for job, _, warns in group:
+                    try:
+                        out.append(_accept(job, warns))
+                    except (ChorusError, OSError) as err:
+                        out.append(VariantOutcome(job, None, f"rendered file cannot be checked ({err})"))
+                return out
 
             with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
                 for result in pool.map(lambda ig: run_group(*ig), enumerate(groups)):
