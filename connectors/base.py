@@ -56,6 +56,7 @@ class PostContent:
     captions_srt: Path | None = None
     video_url: str | None = None          # a presigned URL when the store is S3 (Instagram can pull from it)
     publish_at: dt.datetime | None = None  # set when the platform schedules natively
+    duration_s: float | None = None        # the rendered video's length, when known (per-account limits)
 
     @property
     def text(self) -> str:

@@ -233,6 +233,12 @@ class TikTokConnector:
             return self._wait(ref, save_ref)
         info = self.creator_info()
         privacy = self._privacy(info)
+        limit = info.get("max_video_post_duration_sec")
+        if content.duration_s is not None and limit and content.duration_s > float(limit):
+            # Checked before init: TikTok would accept the upload and fail it later with duration_check_failed.
+            raise ConnectorError(ErrorKind.PERMANENT, LABEL, f"the video lasts {content.duration_s:.0f} s but this "
+                                 f"TikTok account may post at most {limit} s; shorten it for TikTok",
+                                 reason="max_video_post_duration_sec")
         size = content.video_path.stat().st_size
         chunk, total = plan_chunks(size, self.chunk_size)
         title = content.text if not content.title else f"{content.title}\n\n{content.text}".strip()

@@ -223,7 +223,7 @@ def _content(run: _Run, con: duckdb.DuckDBPyConnection, manifest: Manifest, post
     account = manifest.account(post["account_id"])
     platform = Platform(post["platform"])
     text = manifest.post_text(post["language"], platform)
-    row = con.execute("SELECT key FROM variants WHERE variant_id = ?", [post["variant_id"]]).fetchone()
+    row = con.execute("SELECT key, duration_s FROM variants WHERE variant_id = ?", [post["variant_id"]]).fetchone()
     if row is None or not row[0]:
         raise ChorusError(f"the rendered video {post['variant_id']} is missing", "run `chorus run` again to render it")
     srt = con.execute("SELECT srt_key FROM captions WHERE campaign_id = ? AND asset_id = ? AND language = ?",
@@ -242,7 +242,8 @@ def _content(run: _Run, con: duckdb.DuckDBPyConnection, manifest: Manifest, post
         yield PostContent(
             idempotency_key=post["idempotency_key"], account=account, video_path=Path(video),
             language=post["language"], title=title, description=text.description, hashtags=tuple(text.hashtags),
-            captions_srt=captions, video_url=run.rt.store.presigned_url(row[0]), publish_at=publish_at)
+            captions_srt=captions, video_url=run.rt.store.presigned_url(row[0]), publish_at=publish_at,
+            duration_s=row[1])
 
 
 def _advance(run: _Run, post: dict, *, native: bool = False) -> None:

@@ -192,3 +192,11 @@ def test_cancel_withdraws_an_unfinished_post(fake, acct, clock, tmp_path):
     fake.processing_polls = 0
     assert conn.reconcile(content(acct, tmp_path, "p14"), result.ref) is None
     assert fake.published == []
+
+
+def test_a_video_longer_than_the_account_may_post_is_refused_before_upload(fake, acct, clock, tmp_path):
+    conn = connect(fake, acct, clock, tmp_path)
+    with pytest.raises(ConnectorError) as err:
+        conn.publish(content(acct, tmp_path, "long", duration_s=601.0), {}, Refs())
+    assert err.value.kind == ErrorKind.PERMANENT and "at most 600 s" in err.value.message
+    assert fake.received["init"] == 0
