@@ -132,9 +132,14 @@ class _Run:
 
     @contextmanager
     def warehouse(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The run's connection, reopened every HOLD_WAREHOUSE_S seconds."""
-        if self._held is not None and time.monotonic() - self._since > HOLD_WAREHOUSE_S:
+        """The run's connection, let go every HOLD_WAREHOUSE_S seconds or as soon as another writer waits."""
+        path = self.rt.settings.warehouse_path
+        if self._held is not None and (time.monotonic() - self._since > HOLD_WAREHOUSE_S or _writer_waiting(path)):
             self.release()
+            # Give a waiting writer (a metrics pull) the file before taking it back: it polls every 0.25 s.
+            deadline = time.monotonic() + 1.0
+            while _writer_waiting(path) and time.monotonic() < deadline:
+                time.sleep(0.05)
         if self._held is None:
             self._held = ExitStack()
             self._con = self._held.enter_context(self.rt.warehouse())
@@ -169,6 +174,14 @@ def publish_due(rt: Runtime, now: dt.datetime, *, campaign_id: str | None = None
         finally:
             run.release()
     return _report(run.details)
+
+
+def _writer_waiting(path: Path) -> bool:
+    """Whether another process waits to write the warehouse (warehouse/db.py leaves a marker while it waits)."""
+    from warehouse import db
+
+    check = getattr(db, "_writer_waiting", None)
+    return bool(check and Path(path).exists() and check(Path(path)))
 
 
 def _publish_run(run: _Run, now: dt.datetime, campaign_id: str | None, progress: Progress) -> None:
