@@ -69,8 +69,6 @@ def normalise(text: str) -> str:
 
 
 def run_plain(model_path: str, media: Path) -> tuple[str, float]:
-    from faster_whisper import WhisperModel
-
     model = _plain_model(model_path)
     t0 = time.perf_counter()
     segments, _info = model.transcribe(str(media))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from campaign.errors import ChorusError, MediaError
+from campaign.errors import ChorusError
 from campaign.manifest import Asset, Manifest
 from campaign.platforms import FORMATS
 from campaign.settings import Settings
@@ -16,7 +16,7 @@ from media.asr import AsrSettings, Transcript, transcribe, transcript_json
 from media.captioning import CaptionRules, build_cues, rules_for
 from media.cues import Cue, Word, from_json, to_json, to_srt, to_vtt
 from media.probe import probe
-from media.review import validate_caption_bytes, validate_caption_file
+from media.review import validate_caption_file
 from warehouse.records import upsert_asset, upsert_caption
 
 # origin values in the warehouse `captions` table
