@@ -147,6 +147,8 @@ def _table(rows: Iterable[dict[str, Any]], columns: list[tuple[str, str, str]]) 
                 cells.append(f'<td class="n">{_num(v)}</td>')
             elif kind == "pct":
                 cells.append(f'<td class="n">{_pct(v)}</td>')
+            elif isinstance(v, bool):
+                cells.append(f"<td>{'yes' if v else 'no'}</td>")
             elif isinstance(v, (list, tuple)):
                 cells.append(f"<td>{_e(', '.join(map(str, v)) or 'all')}</td>")
             else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import operator
 import uuid
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
@@ -123,10 +124,16 @@ def append_records(con: duckdb.DuckDBPyConnection, records: Sequence[dict[str, A
     """Append snapshots given as dicts with Snapshot's field names (payload left out); returns how many were new."""
     if not records:
         return 0
-    names = ("campaign_id", "idempotency_key", "platform", "platform_post_id", "post_age_s", "raw_name",
-             "raw_value", "sandbox")
-    # One list comprehension per column (measured faster than transposing with zip).
-    columns: dict[str, Sequence[Any]] = {n: [r[n] for r in records] for n in names}
+    n = len(records)
+    # Straight from the dicts into NumPy arrays, one pass per column (measured faster than building lists first
+    # or transposing with zip); floats through a list so that None becomes NaN, read by DuckDB as NULL.
+    columns: dict[str, Sequence[Any]] = {
+        name: np.fromiter(map(operator.itemgetter(name), records), dtype=object, count=n)
+        for name in ("campaign_id", "idempotency_key", "platform", "platform_post_id", "raw_name")
+    }
+    for name in ("post_age_s", "raw_value"):
+        columns[name] = np.array([r[name] for r in records], dtype=np.float64)
+    columns["sandbox"] = np.fromiter(map(operator.itemgetter("sandbox"), records), dtype=bool, count=n)
     times = [r["pulled_at"] for r in records]
     # A pull has one time (a load a few): convert each distinct time once, then look it up.
     us = {t: _epoch_us(t) for t in set(times)}
@@ -212,7 +219,7 @@ _MERGE = f"""
 """
 
 # metric_latest refreshed for the posts this batch touched: the same logic as the view post_metrics_latest_live
-# (migration 044), restricted to those posts so a pull costs what it touches, not the whole warehouse.
+# (migration 045), restricted to those posts so a pull costs what it touches, not the whole warehouse.
 _REFRESH_LATEST = """
     CREATE OR REPLACE TEMP TABLE _chorus_keys AS SELECT DISTINCT idempotency_key, campaign_id FROM _chorus_agg;
     DELETE FROM metric_latest WHERE idempotency_key IN (SELECT idempotency_key FROM _chorus_keys);
@@ -224,26 +231,26 @@ WITH c AS (
           WHERE idempotency_key IN (SELECT idempotency_key FROM _chorus_keys)) c
     LEFT JOIN metric_mappings m ON m.platform = c.platform AND m.raw_name = c.raw_name
     WHERE c.canonical_name IS NOT NULL AND c.last_value IS NOT NULL
-), history AS (
-    SELECT idempotency_key, canonical_name,
-           array_to_string(list_sort(list_distinct(list(definition_version))), ' -> ') AS definition_versions,
-           len(list_distinct(list(definition_version))) > 1 AND bool_or(status <> 'current') AS definition_changed
+), g AS (
+    SELECT idempotency_key, canonical_name, max(last_pulled_at) AS newest_pull,
+           min(definition_version) AS v_min, max(definition_version) AS v_max,
+           bool_or(status <> 'current') AS any_old
     FROM c GROUP BY ALL
-), newest AS (
-    SELECT *, max(last_pulled_at) OVER (PARTITION BY idempotency_key, canonical_name) AS newest_pull FROM c
 )
-SELECT n.idempotency_key, any_value(n.campaign_id) AS campaign_id, any_value(n.platform) AS platform, n.canonical_name,
-       CASE WHEN bool_or(n.part) THEN sum(n.last_value) FILTER (WHERE n.part)
-            ELSE arg_min(n.last_value, n.rank) END AS canonical_value,
-       max(n.last_pulled_at) AS pulled_at,
-       array_to_string(list_sort(list(n.raw_name)), '+') AS raw_names,
-       arg_min(n.definition_version, n.rank) AS definition_version,
-       any_value(h.definition_versions) AS definition_versions,
-       any_value(h.definition_changed) AS definition_changed,
-       bool_or(n.sandbox) AS sandbox
-FROM newest n JOIN history h USING (idempotency_key, canonical_name)
-WHERE n.last_pulled_at = n.newest_pull
-GROUP BY n.idempotency_key, n.canonical_name
+SELECT c.idempotency_key, any_value(c.campaign_id) AS campaign_id, any_value(c.platform) AS platform,
+       c.canonical_name,
+       CASE WHEN bool_or(c.part) THEN sum(c.last_value) FILTER (WHERE c.part)
+            ELSE arg_min(c.last_value, c.rank) END AS canonical_value,
+       max(c.last_pulled_at) AS pulled_at,
+       CASE WHEN count(*) = 1 THEN any_value(c.raw_name) ELSE string_agg(c.raw_name, '+') END AS raw_names,
+       arg_min(c.definition_version, c.rank) AS definition_version,
+       CASE WHEN any_value(g.v_min) = any_value(g.v_max) THEN any_value(g.v_min)
+            ELSE any_value(g.v_min) || ' -> ' || any_value(g.v_max) END AS definition_versions,
+       any_value(g.v_min) <> any_value(g.v_max) AND any_value(g.any_old) AS definition_changed,
+       bool_or(c.sandbox) AS sandbox
+FROM c JOIN g ON g.idempotency_key = c.idempotency_key AND g.canonical_name = c.canonical_name
+              AND c.last_pulled_at = g.newest_pull
+GROUP BY c.idempotency_key, c.canonical_name
 """ + """;
     INSERT INTO metric_totals
     SELECT l.campaign_id, (SELECT max(pulled_at) FROM _chorus_batch), ?,
