@@ -239,6 +239,9 @@ def _cue_cost(ws: list[Word], i: int, j: int, layout: _Layout, rules: CaptionRul
     return cost
 
 
+_MIN_VISIBLE_S = 0.04  # one frame at 25 fps
+
+
 def _time(ws: list[Word], groups: list[tuple[int, int, _Layout]], rules: CaptionRules, duration: float) -> list[Cue]:
     """Cue times: from the first word, long enough to read and at least min_duration_s, never overlapping, never past the end."""
     cues: list[Cue] = []
@@ -260,10 +263,16 @@ def _time(ws: list[Word], groups: list[tuple[int, int, _Layout]], rules: Caption
         end = min(end, start + rules.max_duration_s, duration)
         end = max(end, min(start + 0.1, duration))
         cues.append(Cue(round(start, 3), round(end, 3), text, tuple(ws[i:j])))
-    # Extending a cue may have pushed the next one; close any overlap the lag cap left.
-    for k in range(1, len(cues)):
-        if cues[k].start < cues[k - 1].end + rules.min_gap_s - 1e-9:
-            cues[k - 1] = replace(cues[k - 1], end=round(max(cues[k - 1].start + 0.05, cues[k].start - rules.min_gap_s), 3))
+    # Last, from the end backwards: nothing past the video's end, no overlaps, every cue visible for at least a
+    # frame. Only crowded speech in the last moments of a video moves a cue here (a little earlier, never later).
+    upper = duration
+    for k in reversed(range(len(cues))):
+        c = cues[k]
+        end = round(min(c.end, upper), 3)
+        start = round(max(0.0, min(c.start, end - _MIN_VISIBLE_S)), 3)
+        if (start, end) != (c.start, c.end):
+            cues[k] = replace(c, start=start, end=end)
+        upper = start - rules.min_gap_s
     return cues
 
 

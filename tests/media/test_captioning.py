@@ -18,8 +18,9 @@ def timed(text: str, start: float, seconds_per_word: float, gap: float = 0.0) ->
 
 
 def assert_valid(cues: list[Cue], words: list[Word], rules: CaptionRules, duration: float) -> None:
-    # Every word is kept, in order, whole and with its own timing.
-    assert [w for c in cues for w in c.words] == [w for w in words if w.start < duration]
+    # Every word is kept, in order, whole and with its own timing (a word still spoken when the video ends is cut there).
+    kept = [w if w.end <= duration else Word(w.start, duration, w.text, w.probability) for w in words if w.start < duration]
+    assert [w for c in cues for w in c.words] == kept
     for c in cues:
         assert c.text.replace("\n", " ") == " ".join(w.text for w in c.words)
         assert len(c.lines) <= rules.max_lines
@@ -168,3 +169,24 @@ def test_wrap_text_breaks_after_punctuation():
 def test_nonsense_rules_are_refused(bad):
     with pytest.raises(ValueError):
         CaptionRules(**bad)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_speech_always_gives_valid_cues(seed):
+    """Word streams of random length, speed, pauses and punctuation (seeded): the hard rules always hold."""
+    import random
+
+    rng = random.Random(seed)
+    vocabulary = ["vote", "your", "voice", "Europe", "registration", "the", "and", "millions", "spring,", "today.",
+                  "first-time", "because", "heard!", "internationalisation", "a", "of", "election?"]
+    words, t = [], rng.uniform(0.0, 1.0)
+    for _ in range(rng.randint(1, 120)):
+        length = rng.uniform(0.08, 0.6)
+        words.append(Word(round(t, 3), round(t + length, 3), rng.choice(vocabulary)))
+        t += length + (rng.uniform(0.5, 3.0) if rng.random() < 0.1 else rng.uniform(0.0, 0.15))
+    duration = round(t - rng.uniform(0.0, 1.0), 3)  # sometimes the video ends before the last word
+    rules = rules_for("en", FORMATS[rng.choice(list(FORMATS))])
+    cues = build_cues(words, rules, video_duration=duration, language="en")
+    assert_valid(cues, words, rules, duration)
+    for c in cues:
+        assert c.end - c.start <= rules.max_duration_s + 1e-6
