@@ -24,6 +24,9 @@ def _prepare_prefect(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
+    # Prefect's temporary API takes ~10 s to start on an idle 2-core machine and several times that under load;
+    # its own default gives up too early there.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 
 @contextmanager
@@ -110,11 +113,59 @@ def cmd_publish_due(args: argparse.Namespace) -> int:
 
     with _progress(not args.quiet):
         result = prefect_flows.publish_due_flow(args.campaign)
-    print(f"published {result['published']}, failed {result['failed']}, outcome unknown {result['unknown']}")
+    print(f"published {result['published']}, scheduled on the platform {result['scheduled']}, "
+          f"waiting for a cap or processing {result['waiting'] + result['processing']}, held {result['held']}, "
+          f"failed {result['failed']}, outcome unknown {result['unknown']}")
     for d in result["details"]:
-        if d["state"] not in {"published", "scheduled"}:
-            print(f"  ✗ {d['account']}: {d['error']}")
-    return 0 if result["failed"] == 0 and result["unknown"] == 0 else 1
+        if d["state"] in {"failed", "unknown", "held"}:
+            print(f"  ✗ {d['account']} ({d['state']}): {d.get('error')}")
+    if result["held"]:
+        print("held posts wait for their account to be reconnected: see `chorus accounts`", file=sys.stderr)
+    return 0 if result["failed"] == 0 and result["unknown"] == 0 and result["held"] == 0 else 1
+
+
+def cmd_accounts(args: argparse.Namespace) -> int:
+    from flows.runtime import make_runtime
+    from flows.stage_publish import check_accounts
+
+    rows = check_accounts(make_runtime(), campaign_id=args.campaign, probe=not args.no_probe)
+    bad = 0
+    for r in rows:
+        mark = "✓" if r["status"] == "ok" else "✗"
+        bad += r["status"] != "ok"
+        held = f", {r['held_posts']} post(s) held" if r["held_posts"] else ""
+        print(f"{mark} {r['campaign']}/{r['account']} ({r['platform']}): {r['status']} — {r.get('message', '')}{held}")
+    if not rows:
+        print("no accounts yet: run `chorus run CAMPAIGN.yaml` first")
+    return 1 if bad else 0
+
+
+def _parse_when(text: str) -> dt.datetime:
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ChorusError(f"{text!r} is not a date and time", "write it as ISO 8601 with an offset, e.g. 2027-03-01T18:00+01:00") from None
+    if when.tzinfo is None:
+        raise ChorusError(f"{text!r} has no time zone", "add the UTC offset, e.g. 2027-03-01T18:00+01:00")
+    return when
+
+
+def cmd_reschedule(args: argparse.Namespace) -> int:
+    from flows.runtime import make_runtime
+    from flows.stage_publish import reschedule
+
+    post = reschedule(make_runtime(), args.post, _parse_when(args.when))
+    print(f"post {args.post} is {post['state']}, now at {post['scheduled_at']}")
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from flows.runtime import make_runtime
+    from flows.stage_publish import cancel
+
+    post = cancel(make_runtime(), args.post)
+    print(f"post {args.post} is {post['state']}")
+    return 0
 
 
 def cmd_metrics_pull(args: argparse.Namespace) -> int:
@@ -280,6 +331,20 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("publish-due", help="publish the posts that are due now")
     s.add_argument("--campaign", default=None)
     s.set_defaults(func=cmd_publish_due)
+
+    s = sub.add_parser("accounts", help="each account's connection: can it post, are posts held for reconnection")
+    s.add_argument("--campaign", default=None)
+    s.add_argument("--no-probe", action="store_true", help="do not ask the platforms, show what the ledger knows")
+    s.set_defaults(func=cmd_accounts)
+
+    s = sub.add_parser("reschedule", help="move a planned or natively scheduled post to another time")
+    s.add_argument("post", help="the post's idempotency key (see `chorus query \"select idempotency_key, account_id, scheduled_at from posts\"`)")
+    s.add_argument("when", help="ISO 8601 with an offset, e.g. 2027-03-01T18:00+01:00")
+    s.set_defaults(func=cmd_reschedule)
+
+    s = sub.add_parser("cancel", help="cancel a post that has not gone out (withdrawn from the platform's schedule)")
+    s.add_argument("post", help="the post's idempotency key")
+    s.set_defaults(func=cmd_cancel)
 
     s = sub.add_parser("metrics", help="metric pulls")
     msub = s.add_subparsers(dest="metrics_command", required=True, metavar="ACTION")

@@ -19,6 +19,8 @@ APPROVAL_DECIDED = "chorus.approval.decided"
 POSTS_SCHEDULED = "chorus.posts.scheduled"
 POST_PUBLISHED = "chorus.post.published"
 POST_FAILED = "chorus.post.failed"
+# The account needs reconnecting by a person; its posts wait instead of failing one by one.
+POST_HELD = "chorus.post.held"
 METRICS_PULLED = "chorus.metrics.pulled"
 SERVE_READY = "chorus.serve.ready"
 

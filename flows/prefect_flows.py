@@ -202,9 +202,13 @@ def publish_due_flow(campaign_id: str | None = None) -> dict[str, Any]:
     rt = make_runtime()
     report = publish_due(rt, _now(), campaign_id=campaign_id, progress=PROGRESS["hook"])
     for d in report.details:
-        name = events.POST_PUBLISHED if d["state"] in {"published", "scheduled"} else events.POST_FAILED
-        events.emit(name, {"prefect.resource.id": f"chorus.post.{d['post']}", "chorus.account": d["account"]}, d)
-    return {"published": report.published, "failed": report.failed, "unknown": report.unknown, "details": report.details}
+        name = {"published": events.POST_PUBLISHED, "scheduled": events.POST_PUBLISHED,
+                "failed": events.POST_FAILED, "held": events.POST_HELD}.get(d["state"])
+        if name:
+            events.emit(name, {"prefect.resource.id": f"chorus.post.{d['post']}", "chorus.account": d["account"]}, d)
+    return {"published": report.published, "scheduled": report.scheduled, "failed": report.failed,
+            "unknown": report.unknown, "held": report.held, "waiting": report.waiting,
+            "processing": report.processing, "details": report.details}
 
 
 @flow(name="metrics-pull", log_prints=True)

@@ -75,3 +75,26 @@ def test_run_reports_the_corrupt_asset_and_completes_the_others(tmp_path, tiny_c
     assert "1 of 2 asset(s) failed" in r.stderr
     q = chorus("query", "select asset_id, status from assets order by 1", "--csv", env=env)
     assert q.stdout.splitlines()[1:] == ["broken,failed", "good,rendered"]
+
+
+def test_accounts_reschedule_and_cancel_after_a_run(tmp_path, tiny_campaign):
+    env = _env(tmp_path / "home")
+    r = chorus("run", str(tiny_campaign), env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = chorus("accounts", "--no-probe", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "✓ tiny/ngo-x (x): ok" in r.stdout and "sandbox" in r.stdout
+    keys = chorus("query", "select idempotency_key from posts order by 1", "--csv", env=env).stdout.splitlines()[1:]
+    assert len(keys) == 3
+    r = chorus("reschedule", keys[0], "2029-06-01T18:00+02:00", env=env)
+    assert r.returncode == 0, r.stderr
+    r = chorus("reschedule", keys[0], "next tuesday", env=env)
+    assert r.returncode == 1 and r.stderr.startswith("error: 'next tuesday' is not a date and time")
+    r = chorus("cancel", keys[1], env=env)
+    assert r.returncode == 0 and "cancelled" in r.stdout
+    rows = chorus("query", "select idempotency_key, state, scheduled_at from posts order by 1", "--csv", env=env)
+    states = {line.split(",")[0]: line.split(",")[1:] for line in rows.stdout.splitlines()[1:]}
+    assert states[keys[0]][0] == "planned" and states[keys[0]][1].startswith("2029-06-01 16:00:00")
+    assert states[keys[1]][0] == "cancelled"
+    r = chorus("cancel", keys[1], env=env)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
