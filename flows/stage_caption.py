@@ -13,7 +13,7 @@ from campaign.platforms import FORMATS
 from campaign.settings import Settings
 from flows.runtime import Runtime, asset_prefix
 from media.asr import AsrSettings, Transcript, transcribe, transcript_json
-from media.captioning import CaptionRules, build_cues, rules_for
+from media.captioning import CaptionRules, build_cues, check_cues, rules_for
 from media.cues import Cue, Word, from_json, to_json, to_srt, to_vtt
 from media.probe import probe
 from media.review import validate_caption_file
@@ -160,13 +160,16 @@ def _from_speech(rt: Runtime, manifest: Manifest, asset: Asset, video: Path, key
                  asr: AsrSettings) -> CaptionResult:
     lang = asset.language
     transcript = transcribe(video, lang, asr, vocabulary=campaign_vocabulary(manifest, asset))
-    cues = build_cues(transcript.words, caption_rules(lang), video_duration=transcript.duration_s, language=lang)
+    rules = caption_rules(lang)
+    cues = build_cues(transcript.words, rules, video_duration=transcript.duration_s, language=lang)
+    # Speech faster than people read cannot always be given full reading time: say which cues, for the reviewer.
+    readability = [str(i) for i in check_cues(cues, rules, video_duration=transcript.duration_s, language=lang)]
     rt.store.put_bytes(keys["transcript"], transcript_json(transcript).encode("utf-8"))
     _write(rt, keys, cues, language=lang, origin=AUTOMATIC, reviewed=False, provider=transcript.provider,
            detected_language=transcript.detected_language, language_probability=transcript.language_probability)
     return CaptionResult(manifest.id, asset.id, lang, AUTOMATIC, len(cues), keys["srt"], keys["vtt"], keys["json"], False,
                          transcript.detected_language, transcript.language_probability, transcript.provider,
-                         transcript.warnings)
+                         transcript.warnings + tuple(readability))
 
 
 def _transcript_words(rt: Runtime, keys: dict[str, str]) -> list[Word]:
@@ -253,7 +256,9 @@ def caption_file(video: Path, language: str | None, out_dir: Path, settings: Set
                                      language_probability=transcript.language_probability), encoding="utf-8")
     return {"language": lang, "detected_language": transcript.detected_language,
             "language_probability": transcript.language_probability, "cue_count": len(cues),
-            "duration_s": transcript.duration_s, "provider": transcript.provider, "warnings": list(transcript.warnings),
+            "duration_s": transcript.duration_s, "provider": transcript.provider,
+            "warnings": list(transcript.warnings) + [str(i) for i in check_cues(cues, rules, video_duration=transcript.duration_s,
+                                                                                   language=lang)],
             **{k: str(v) for k, v in paths.items()}}
 
 
