@@ -111,10 +111,16 @@ def pull(open_writer: OpenWriter, connector_for_account: ConnectorFactory, now: 
             by_id = {str(p["platform_post_id"]): p for p in chunk}
             got: dict[str, int] = defaultdict(int)
             payload_no: dict[int, int] = {}
+            bad: list[str] = []
             for r in readings:
                 post = by_id.get(str(r.platform_post_id))
                 if post is None or r.value is None:
                     continue  # not asked for, or no value: absent, never 0
+                try:
+                    value = float(r.value)
+                except (TypeError, ValueError):
+                    bad.append(f"{r.raw_name}={str(r.value)[:40]!r}")
+                    continue  # one odd figure must not lose the others
                 got[post["idempotency_key"]] += 1
                 n = -1
                 if r.payload is not None:
@@ -130,9 +136,12 @@ def pull(open_writer: OpenWriter, connector_for_account: ConnectorFactory, now: 
                 cols["pulled_us"].append(now_us)
                 cols["post_age_s"].append((now - published).total_seconds() if published else None)
                 cols["raw_name"].append(r.raw_name)
-                cols["raw_value"].append(float(r.value))
+                cols["raw_value"].append(value)
                 cols["sandbox"].append(bool(post["sandbox"]))
                 cols["payload_no"].append(n)
+            if bad:
+                errors.append(f"{account_id}: {len(bad)} figure(s) that are not numbers were left out: "
+                              + ", ".join(bad[:5]))
             readings_total += sum(got.values())
             for p in chunk:
                 k = got.get(p["idempotency_key"], 0)

@@ -192,3 +192,15 @@ def test_one_accounts_error_does_not_stop_the_others(warehouse):
     assert pulls == [(1, 4)]
     # The failed account is due again at the next run.
     assert run(warehouse, {"yt": Broken(), "tt": FakeTikTok()}, NOW + dt.timedelta(hours=2)).posts == 4
+
+
+class OddTikTok(FakeTikTok):
+    def fetch_metrics(self, posts):
+        return super().fetch_metrics(posts) + [MetricReading(posts[0][0], "share_count", "n/a")]
+
+
+def test_a_figure_that_is_not_a_number_is_left_out_and_named(warehouse):
+    add_posts(warehouse, "tt", "tiktok", 2, NOW - dt.timedelta(days=1))
+    report = run(warehouse, {"tt": OddTikTok()}, NOW)
+    assert report.snapshots == 4 and report.posts_answered == 2
+    assert len(report.errors) == 1 and "share_count='n/a'" in report.errors[0]
