@@ -90,6 +90,8 @@ def _print_outcomes(outcomes: list[dict]) -> int:
                 print(f"  ✗ variant {f['variant']}: {f['error']}")
             if (o.get("approval") or {}).get("decision") == "awaiting":
                 print(f"  … awaiting approval before any post is planned: {o['approval']['how']}")
+            for hold in o.get("holds", []):
+                print(f"  … held: {hold}")
     return failed
 
 
@@ -122,6 +124,39 @@ def cmd_publish_due(args: argparse.Namespace) -> int:
     if result["held"]:
         print("held posts wait for their account to be reconnected: see `chorus accounts`", file=sys.stderr)
     return 0 if result["failed"] == 0 and result["unknown"] == 0 and result["held"] == 0 else 1
+
+
+def cmd_caption(args: argparse.Namespace) -> int:
+    from campaign.settings import Settings
+    from flows.stage_caption import caption_file
+
+    out_dir = Path(args.out) if args.out else Path(args.video).resolve().parent
+    result = caption_file(Path(args.video), args.lang, out_dir, Settings.from_env(), format=args.format)
+    detected = ""
+    if result.get("detected_language"):
+        detected = f" (detected {result['detected_language']}, p={result['language_probability']:.2f})"
+    print(f"{result['cue_count']} cue(s) in {result['language']}{detected} from {result['provider']}")
+    for key in ("srt", "vtt", "json"):
+        if result.get(key):
+            print(f"  {key}: {result[key]}")
+    for warning in result.get("warnings", []):
+        print(f"  ! {warning}")
+    return 0
+
+
+def cmd_captions_import(args: argparse.Namespace) -> int:
+    from campaign.manifest import load_manifest
+    from flows.runtime import make_runtime
+    from flows.stage_caption import import_reviewed_captions
+
+    manifest = load_manifest(args.manifest)
+    result = import_reviewed_captions(make_runtime(), manifest, args.asset, args.lang, Path(args.file),
+                                      reviewed_by=args.by)
+    print(f"reviewed captions for {manifest.id}/{args.asset} in {result.language}: {result.cue_count} cue(s), "
+          "they replace the automatic ones; run `chorus run` again to render and plan with them")
+    for warning in result.warnings:
+        print(f"  ! {warning}")
+    return 0
 
 
 def cmd_accounts(args: argparse.Namespace) -> int:
@@ -327,6 +362,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("manifest")
     s.add_argument("--post-now", action="store_true", help="make every post due now instead of at its local slot")
     s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("caption", help="caption one video: writes SRT, WebVTT and JSON next to it (or to --out)")
+    s.add_argument("video")
+    s.add_argument("--lang", default=None, help="the spoken language (BCP-47); detected when left out")
+    s.add_argument("--out", default=None, help="folder for the caption files (default: next to the video)")
+    s.add_argument("--format", default=None, help="the frame the captions are for (9:16, 1:1, 4:5, 16:9): sets the line length")
+    s.set_defaults(func=cmd_caption)
+
+    s = sub.add_parser("captions", help="captions reviewed by a person")
+    csub = s.add_subparsers(dest="captions_command", required=True, metavar="ACTION")
+    c = csub.add_parser("import", help="import a reviewed SRT/WebVTT file; it replaces the automatic captions")
+    c.add_argument("manifest")
+    c.add_argument("asset")
+    c.add_argument("lang")
+    c.add_argument("file")
+    c.add_argument("--by", default=None, help="who reviewed it (recorded in the warehouse)")
+    c.set_defaults(func=cmd_captions_import)
 
     s = sub.add_parser("publish-due", help="publish the posts that are due now")
     s.add_argument("--campaign", default=None)

@@ -179,7 +179,7 @@ def approval_gate(rt: Runtime, manifest: Manifest, asset_id: str) -> dict[str, A
 @flow(name="schedule", log_prints=True)
 def schedule_flow(manifest_path: str, asset_id: str, post_now: bool = False) -> dict[str, Any]:
     """Plan the asset's posts in the ledger; behind the approval gate when the manifest asks for `review.approval`."""
-    from flows.stage_publish import schedule_asset_posts
+    from flows.stage_publish import publishing_holds, schedule_asset_posts
 
     rt = make_runtime()
     manifest = load_manifest(manifest_path)
@@ -189,8 +189,11 @@ def schedule_flow(manifest_path: str, asset_id: str, post_now: bool = False) -> 
         if approval["decision"] != "approved":
             print(f"{manifest.id}/{asset_id}: approval {approval['decision']}; no post planned")
             return {"manifest_path": manifest_path, "posts_planned": 0, "approval": approval}
-    planned = schedule_asset_posts(rt, manifest, manifest.asset(asset_id), _now(), post_now=post_now)
-    payload = {"manifest_path": manifest_path, "posts_planned": planned, "approval": approval}
+    asset = manifest.asset(asset_id)
+    planned = schedule_asset_posts(rt, manifest, asset, _now(), post_now=post_now)
+    with rt.warehouse() as con:
+        holds = publishing_holds(con, manifest, asset)
+    payload = {"manifest_path": manifest_path, "posts_planned": planned, "approval": approval, "holds": holds}
     events.emit(events.POSTS_SCHEDULED, events.asset_resource(manifest.id, asset_id), payload)
     return payload
 

@@ -59,12 +59,33 @@ class PublishReport:
     processing: int = 0
 
 
+def publishing_holds(con: duckdb.DuckDBPyConnection, manifest: Manifest, asset: Asset) -> list[str]:
+    """Why an asset's posts may not be planned yet: a review the manifest asks for that no person has done."""
+    from flows.stage_caption import captions_reviewed
+
+    holds = []
+    if manifest.review.captions and not captions_reviewed(con, manifest.id, asset.id, asset.language):
+        holds.append(f"captions in {asset.language} await review (review.captions is on): import the reviewed file "
+                     f"with `chorus captions import`")
+    for variant_id, reason in con.execute(
+            "SELECT variant_id, hold_reason FROM variants WHERE campaign_id = ? AND asset_id = ? AND status = 'rendered'"
+            " AND NOT coalesce(publishable, true) ORDER BY 1", [manifest.id, asset.id]).fetchall():
+        holds.append(f"{variant_id}: {reason or 'not publishable yet'}")
+    return holds
+
+
 def schedule_asset_posts(rt: Runtime, manifest: Manifest, asset: Asset, now: dt.datetime,
                          *, post_now: bool = False) -> int:
-    """Write the asset's posts to the ledger (before anything is sent); returns how many were new."""
+    """Write the asset's posts to the ledger (before anything is sent); returns how many were new.
+
+    Only rendered, publishable variants get posts; while the captions await a review the manifest asks for, no
+    post is planned at all (a later run plans them once the review is in)."""
     with rt.warehouse() as con:
+        if manifest.review.captions and any(h.startswith("captions ") for h in publishing_holds(con, manifest, asset)):
+            return 0
         rendered = {r[0] for r in con.execute(
-            "SELECT variant_id FROM variants WHERE campaign_id = ? AND asset_id = ? AND status = 'rendered'",
+            "SELECT variant_id FROM variants WHERE campaign_id = ? AND asset_id = ? AND status = 'rendered'"
+            " AND coalesce(publishable, true)",
             [manifest.id, asset.id]).fetchall()}
         taken = dict(con.execute(
             "SELECT account_id, count(*) FROM posts WHERE campaign_id = ? AND asset_id <> ? GROUP BY 1",

@@ -77,10 +77,19 @@ def test_run_reports_the_corrupt_asset_and_completes_the_others(tmp_path, tiny_c
     assert q.stdout.splitlines()[1:] == ["broken,failed", "good,rendered"]
 
 
-def test_accounts_reschedule_and_cancel_after_a_run(tmp_path, tiny_campaign):
+def test_accounts_reschedule_cancel_and_caption_import_after_a_run(tmp_path, tiny_campaign):
     env = _env(tmp_path / "home")
     r = chorus("run", str(tiny_campaign), env=env)
     assert r.returncode == 0, r.stdout + r.stderr
+    bad = tmp_path / "bad.srt"
+    bad.write_text("1\n00:00:00,000 --> 00:00:01,000\nfirst\n\n2\n00:00:00,500 --> 00:00:09,000\nsecond\n", encoding="utf-8")
+    r = chorus("captions", "import", str(tiny_campaign), "good", "en", str(bad), env=env)
+    assert r.returncode == 1 and "cue 2" in r.stderr and "overlap" in r.stderr and "Traceback" not in r.stderr
+    good = tiny_campaign.parent / "good.en.srt"
+    r = chorus("captions", "import", str(tiny_campaign), "good", "en", str(good), "--by", "Amira", env=env)
+    assert r.returncode == 0, r.stderr
+    q = chorus("query", "select origin, reviewed, reviewed_by from captions where language = 'en'", "--csv", env=env)
+    assert q.stdout.splitlines()[1] == "reviewed,True,Amira"
     r = chorus("accounts", "--no-probe", env=env)
     assert r.returncode == 0, r.stderr
     assert "✓ tiny/ngo-x (x): ok" in r.stdout and "sandbox" in r.stdout
@@ -98,3 +107,15 @@ def test_accounts_reschedule_and_cancel_after_a_run(tmp_path, tiny_campaign):
     assert states[keys[1]][0] == "cancelled"
     r = chorus("cancel", keys[1], env=env)
     assert r.returncode == 1 and "Traceback" not in r.stderr
+
+
+def test_caption_one_video_writes_srt_vtt_and_json(tmp_path):
+    speech = Path(__file__).resolve().parents[1] / "media" / "data" / "speech" / "speech-en.mp4"
+    r = chorus("caption", str(speech), "--lang", "en", "--out", str(tmp_path / "out"), env=_env(tmp_path))
+    assert r.returncode == 0, r.stderr
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert files == ["speech-en.en.json", "speech-en.en.srt", "speech-en.en.vtt"]
+    srt = (tmp_path / "out" / "speech-en.en.srt").read_text(encoding="utf-8")
+    assert "-->" in srt and "vote" in srt.lower()
+    r = chorus("caption", str(tmp_path / "out" / "speech-en.en.srt"), "--lang", "en", env=_env(tmp_path))
+    assert r.returncode == 1 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
