@@ -186,6 +186,9 @@ UNMAPPED["facebook"] = {
     "fb_reels_total_plays": "initial plays + replays: not the same figure as views (blue_reels_play_count); "
                             "kept raw so the two are never mixed",
     "post_video_retention_graph": "a curve, not a single figure",
+    "post_video_social_actions": "comments + shares together; counted through its parts .COMMENT and .SHARE",
+    **{f"post_video_likes_by_reaction_type.{kind}": "one reaction type; likes count the total of every type"
+       for kind in ("LIKE", "LOVE", "CARE", "HAHA", "WOW", "SORRY", "SAD", "ANGER", "ANGRY", "THANKFUL", "PRIDE")},
 }
 
 # -- LinkedIn organization share statistics and video analytics -----------------------------------------------
@@ -217,6 +220,7 @@ _m("x", *_X, "view_count", "views", "video views (media public_metrics)")
 _m("x", *_X, "playback_100_count", "completions", "plays that reached 100% (needs a user token)")
 _m("x", *_X, "url_link_clicks", "clicks", "clicks on the link in the post (needs a user token)")
 UNMAPPED["x"] = {
+    "user_profile_clicks": "clicks on the author's profile, not on the post or its link (user token only)",
     "playback_0_count": "plays started (user token only); views come from view_count",
     "playback_25_count": "quartile of a retention curve", "playback_50_count": "quartile of a retention curve",
     "playback_75_count": "quartile of a retention curve",
