@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import sys
 import time
@@ -207,46 +206,38 @@ def cmd_metrics_pull(args: argparse.Namespace) -> int:
     _prepare_prefect(args.verbose)
     from flows import prefect_flows
 
-    result = prefect_flows.metrics_pull_flow(args.campaign)
-    print(f"pulled {result['snapshots']} metric value(s) for {result['posts']} live post(s)")
+    result = prefect_flows.metrics_pull_flow(args.campaign, args.force)
+    print(f"pulled {result['snapshots']} new metric value(s) for {result['posts_answered']} of {result['posts']} "
+          f"post(s) due; {result['posts_empty']} had no figures yet (asked again on schedule)")
     for e in result["errors"]:
         print(f"  ✗ {e}", file=sys.stderr)
     return 0 if not result["errors"] else 1
 
 
-def _report_text(campaign_id: str, fmt: str) -> str:
+def _render_report(campaign_id: str, formats: str, html: str | None = None) -> str:
     from campaign.settings import Settings
-    from flows.stage_report import render_table
-    from warehouse import db
-    from warehouse.report import build_report
+    from flows.stage_report import render_report
 
-    con = db.connect(Settings.from_env().warehouse_path, read_only=True)
-    try:
-        report = build_report(con, campaign_id)
-    finally:
-        con.close()
-    if fmt == "json":
-        return json.dumps({"campaign": report.campaign_id, "breakdown": report.breakdown, "kpis": report.kpis},
-                          default=str, indent=2)
-    if fmt == "csv":
-        import csv
-        import io
-
-        buf = io.StringIO()
-        rows = report.breakdown
-        if rows:
-            w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
-        return buf.getvalue()
-    return render_table(report)
+    return render_report(Settings.from_env().warehouse_path, campaign_id, formats=formats, html=html)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     for fmt in args.format.split(","):
-        if fmt not in {"table", "csv", "json"}:
-            raise ChorusError(f"unknown report format {fmt!r}", "use --format table, csv or json")
-        print(_report_text(args.campaign, fmt))
+        if fmt.strip() not in {"table", "csv", "json"}:
+            raise ChorusError(f"unknown report format {fmt!r}", "use --format table, csv or json (comma-separated)")
+    print(_render_report(args.campaign, args.format, args.html))
+    if args.html:
+        print(f"HTML report written to {Path(args.html).resolve()}", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from campaign.settings import Settings
+    from flows.stage_report import export_parquet
+
+    written = export_parquet(Settings.from_env().warehouse_path, args.out, args.campaign)
+    for name, path in written.items():
+        print(f"{name}: {path}")
     return 0
 
 
@@ -336,10 +327,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     time.sleep(2)
     pulled = prefect_flows.metrics_pull_flow("first-vote")
     print(f"pulled {pulled['snapshots']} metric value(s)")
-    print(_report_text("first-vote", "table"))
+    html = settings.outputs_dir / "first-vote-report.html"
+    print(_render_report("first-vote", "table", str(html)))
     print("Where things are:")
     print(f"  variants and captions: {Path(settings.store_url).resolve() / 'campaigns' / 'first-vote'}")
     print(f"  warehouse (DuckDB):    {settings.warehouse_path.resolve()}")
+    print(f"  impact report (HTML):  {html.resolve()}")
     print(f"  try: chorus query \"select platform, language, state, post_url from posts\"")
     print(f"finished in {time.monotonic() - t0:.0f} s")
     return 1 if failed else 0
@@ -402,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     msub = s.add_subparsers(dest="metrics_command", required=True, metavar="ACTION")
     m = msub.add_parser("pull", help="pull metrics for every live post into the warehouse")
     m.add_argument("--campaign", default=None)
+    m.add_argument("--force", action="store_true", help="pull every live post now, not only those the cadence says are due")
     m.set_defaults(func=cmd_metrics_pull)
 
     s = sub.add_parser("report", help="impact against objectives")
@@ -409,6 +403,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", default="table", help="table, csv or json (comma-separated for several)")
     s.add_argument("--html", default=None, help="also write a self-contained HTML page")
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("export", help="Parquet files of the tables and impact views, for analysts")
+    s.add_argument("out", help="folder to write to")
+    s.add_argument("--campaign", default=None)
+    s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("query", help="read-only SQL on the warehouse")
     s.add_argument("sql")
@@ -454,6 +453,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`chorus report X | head`): not an error worth a traceback.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

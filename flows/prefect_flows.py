@@ -215,12 +215,13 @@ def publish_due_flow(campaign_id: str | None = None) -> dict[str, Any]:
 
 
 @flow(name="metrics-pull", log_prints=True)
-def metrics_pull_flow(campaign_id: str | None = None) -> dict[str, Any]:
+def metrics_pull_flow(campaign_id: str | None = None, force: bool = False) -> dict[str, Any]:
     from flows.stage_metrics import pull_metrics
 
     rt = make_runtime()
-    report = pull_metrics(rt, _now(), campaign_id)
-    payload = {"posts": report.posts, "snapshots": report.snapshots, "errors": report.errors}
+    report = pull_metrics(rt, _now(), campaign_id, force=force)
+    payload = {"posts": report.posts, "snapshots": report.snapshots, "errors": report.errors,
+               "posts_answered": report.posts_answered, "posts_empty": report.posts_empty}
     events.emit(events.METRICS_PULLED, {"prefect.resource.id": f"chorus.metrics.{campaign_id or 'all'}"}, payload)
     return payload
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import duckdb
 
@@ -50,6 +50,16 @@ def manifest_from_warehouse(con: duckdb.DuckDBPyConnection, campaign_id: str) ->
 
         raise ChorusError(f"campaign {campaign_id!r} is not in the warehouse", "run `chorus run CAMPAIGN.yaml` first")
     return parse_manifest(json.loads(row[0]), source=f"warehouse:{campaign_id}")
+
+
+def default_connectors(rt: Runtime, **kwargs: Any) -> Callable[[Any], Any]:
+    """account -> connector, with credentials from the environment or Prefect Secret blocks (flows/secrets.py)."""
+    from connectors.registry import connector_for
+    from flows.secrets import secret_sources
+
+    lookup, token_store = secret_sources(rt.settings)
+    return lambda account: connector_for(account, rt.settings, rt.store, secrets=lookup, token_store=token_store,
+                                         **kwargs)
 
 
 def asset_prefix(campaign_id: str, asset_id: str) -> str:

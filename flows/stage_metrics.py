@@ -165,11 +165,12 @@ def pull(open_writer: OpenWriter, connector_for_account: ConnectorFactory, now: 
 def pull_metrics(rt: Runtime, now: dt.datetime | None = None, campaign_id: str | None = None, *,
                  cadence: Cadence | None = None, force: bool = False) -> PullReport:
     """`chorus metrics pull`: pull what is due now for every campaign (or one), with the runtime's connectors."""
-    from connectors.registry import connector_for
+    from flows.runtime import default_connectors
     from warehouse import db
 
     now = now or dt.datetime.now(dt.timezone.utc)
     manifests: dict[str, Any] = {}
+    connector_for_account = default_connectors(rt)
 
     def open_writer():
         return db.writer(rt.settings.warehouse_path)
@@ -178,6 +179,6 @@ def pull_metrics(rt: Runtime, now: dt.datetime | None = None, campaign_id: str |
         if cid not in manifests:
             with db.writer(rt.settings.warehouse_path, publish=False) as con:
                 manifests[cid] = manifest_from_warehouse(con, cid)
-        return connector_for(manifests[cid].account(account_id), rt.settings, rt.store)
+        return connector_for_account(manifests[cid].account(account_id))
 
     return pull(open_writer, factory, now, campaign_id=campaign_id, cadence=cadence, force=force)

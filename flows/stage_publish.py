@@ -31,8 +31,7 @@ from campaign.manifest import Account, Asset, Manifest
 from campaign.plan import plan_posts
 from campaign.platforms import Platform
 from connectors.base import AccountCheck, Connector, ConnectorError, ErrorKind, PostContent, PublishResult
-from connectors.registry import connector_for
-from flows.runtime import Progress, Runtime, manifest_from_warehouse, no_progress
+from flows.runtime import Progress, Runtime, default_connectors, manifest_from_warehouse, no_progress
 from warehouse.ledger import Ledger, PlannedPost, StaleTransition
 
 # A post that keeps failing for temporary reasons is given up after this many attempts (with growing waits).
@@ -127,15 +126,6 @@ def publish_lock(home: Path, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
-
-
-def default_connectors(rt: Runtime, **kwargs: Any) -> ConnectorFactory:
-    """Connectors with credentials from the environment or Prefect Secret blocks (flows/secrets.py)."""
-    from flows.secrets import secret_sources
-
-    lookup, token_store = secret_sources(rt.settings)
-    return lambda account: connector_for(account, rt.settings, rt.store, secrets=lookup, token_store=token_store,
-                                         **kwargs)
 
 
 @dataclass

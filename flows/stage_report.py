@@ -15,7 +15,7 @@ from rich.table import Table
 from campaign.errors import ChorusError
 from warehouse import db
 from warehouse.export import export_parquet as _export
-from warehouse.report import Report, build_report
+from warehouse.report import Report, build_report, read_label as _read_label
 from warehouse.report_html import write_html
 
 FORMATS = ("table", "csv", "json")
@@ -57,7 +57,7 @@ def render_table(report: Report, width: int = 140) -> str:
     buf = io.StringIO()
     console = Console(file=buf, width=width, force_terminal=False, color_system=None)
     console.print(f"[bold]Impact report — {report.campaign_name}[/bold] ({report.campaign_id}), "
-                  f"{report.generated_at:%Y-%m-%d %H:%M} UTC, deadlines from {report.as_of}, data: {report.read_from}")
+                  f"{report.generated_at:%Y-%m-%d %H:%M} UTC, deadlines from {report.as_of}, read from {_read_label(report.read_from)}")
     s = report.summary or {}
     console.print(_table("Campaign", [s], [("source", "source", "text"), ("posts", "posts", "num"),
                                            ("posts_live", "live", "num"), ("posts_measured", "measured", "num"),

@@ -169,3 +169,8 @@ def breakdown(con: duckdb.DuckDBPyConnection, campaign_id: str) -> list[dict[str
 
 
 __all__ = ["Report", "build_report", "kpi_progress", "breakdown", "query", "sql", "canonical"]
+
+
+def read_label(read_from: str) -> str:
+    """Where a report read its figures, in words: the warehouse itself, or the read copy while a pull was writing."""
+    return "the warehouse" if read_from == "live" else "the read copy (a pull was writing)"

@@ -11,7 +11,7 @@ import html
 from pathlib import Path
 from typing import Any, Iterable
 
-from warehouse.report import Report
+from warehouse.report import Report, read_label
 
 PALETTE = ["#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d"]
 BAR_COLOUR = "#2563eb"
@@ -174,7 +174,7 @@ def render_html(report: Report) -> str:
              f"<h1>Impact report — {_e(report.campaign_name)}{badge}</h1>",
              f'<p class="meta">Campaign <code>{_e(report.campaign_id)}</code> · generated '
              f'{_e(report.generated_at.strftime("%Y-%m-%d %H:%M UTC"))} · deadlines counted from {_e(report.as_of)}'
-             f' · data: {_e(report.read_from)} · source: <span id="source">{source}</span></p>']
+             f' · read from {_e(read_label(report.read_from))} · source: <span id="source">{source}</span></p>']
     parts.append('<section id="summary"><h2>Summary</h2>' + _table([s], [
         ("posts", "posts", "num"), ("posts_live", "live", "num"), ("posts_measured", "measured", "num"),
         ("sum_of_post_reach", "sum of post reach", "num"), ("views", "views", "num"),
