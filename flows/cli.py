@@ -64,6 +64,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"{args.manifest}: valid — campaign {m.id!r}, {len(m.assets)} asset(s), {len(m.languages)} language(s), "
           f"{len(m.countries)} countr{'y' if len(m.countries) == 1 else 'ies'}, {len(m.accounts)} account(s), "
           f"{variants} variant(s) to render")
+    from media.fonts import check_languages
+
+    check_languages(m.languages)  # a language no caption font covers fails here, before anything is rendered
     missing = [str(m.asset_path(a)) for a in m.assets if not m.asset_path(a).is_file()]
     for path in missing:
         print(f"warning: video file not found yet: {path}", file=sys.stderr)
@@ -155,6 +158,26 @@ def cmd_captions_import(args: argparse.Namespace) -> int:
           "they replace the automatic ones; run `chorus run` again to render and plan with them")
     for warning in result.warnings:
         print(f"  ! {warning}")
+    return 0
+
+
+def cmd_translations_approve(args: argparse.Namespace) -> int:
+    from campaign import languages
+    from flows.runtime import make_runtime
+    from flows.stage_variants import approve_translation
+
+    try:
+        lang = languages.normalise(args.lang)
+    except ValueError as err:
+        raise ChorusError(str(err), "give the language as a BCP-47 tag, e.g. de, es, ar") from None
+    approve_translation(make_runtime(), args.campaign, args.asset, lang, args.by,
+                        Path(args.corrected) if args.corrected else None)
+    if args.corrected:
+        print(f"corrected {lang} translation of {args.campaign}/{args.asset} approved by {args.by}; "
+              "run `chorus run` again to render it and plan its posts")
+    else:
+        print(f"{lang} translation of {args.campaign}/{args.asset} approved by {args.by}; its variants are publishable; "
+              "run `chorus run` again to plan their posts")
     return 0
 
 
@@ -372,6 +395,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("file")
     c.add_argument("--by", default=None, help="who reviewed it (recorded in the warehouse)")
     c.set_defaults(func=cmd_captions_import)
+
+    s = sub.add_parser("translations", help="machine translations reviewed by a person")
+    tsub = s.add_subparsers(dest="translations_command", required=True, metavar="ACTION")
+    t = tsub.add_parser("approve", help="approve a machine translation (optionally with a corrected SRT/WebVTT)")
+    t.add_argument("campaign")
+    t.add_argument("asset")
+    t.add_argument("lang")
+    t.add_argument("--by", required=True, help="who reviewed it (recorded in the warehouse)")
+    t.add_argument("--corrected", default=None, help="a corrected SRT or WebVTT file that replaces the translation")
+    t.set_defaults(func=cmd_translations_approve)
 
     s = sub.add_parser("publish-due", help="publish the posts that are due now")
     s.add_argument("--campaign", default=None)

@@ -25,6 +25,16 @@ class VideoInfo:
         return (self.height, self.width) if self.rotation in (90, 270) else (self.width, self.height)
 
 
+def _rotation(path: Path, info: dict) -> int:
+    """moviepy misses the display matrix that newer ffmpeg builds print for phone video; ask ffmpeg directly then."""
+    found = int(info.get("video_rotation") or 0) % 360
+    if found:
+        return found
+    from media.ffmpeg import rotation
+
+    return rotation(str(path))
+
+
 def probe(path: str | Path) -> VideoInfo:
     from moviepy.video.io.ffmpeg_reader import ffmpeg_parse_infos
 
@@ -50,7 +60,7 @@ def probe(path: str | Path) -> VideoInfo:
         width=int(w),
         height=int(h),
         fps=float(info.get("video_fps") or 0.0),
-        rotation=int(info.get("video_rotation") or 0) % 360,
+        rotation=_rotation(path, info),
         has_audio=bool(info.get("audio_found")),
         video_codec=info.get("video_codec_name"),
         size_bytes=path.stat().st_size,

@@ -119,3 +119,19 @@ def test_caption_one_video_writes_srt_vtt_and_json(tmp_path):
     assert "-->" in srt and "vote" in srt.lower()
     r = chorus("caption", str(tmp_path / "out" / "speech-en.en.srt"), "--lang", "en", env=_env(tmp_path))
     assert r.returncode == 1 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+
+
+def test_validate_fails_clearly_when_no_caption_font_covers_a_language(tmp_path):
+    data = yaml.safe_load((EXAMPLE_DIR / "campaign.yaml").read_text(encoding="utf-8"))
+    data["languages"].append("am")  # Amharic: Ethiopic script, which the bundled fonts do not cover
+    manifest = tmp_path / "campaign.yaml"
+    manifest.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    (tmp_path / "videos").mkdir()
+    r = chorus("validate", str(manifest), env=_env(tmp_path))
+    assert r.returncode == 1
+    assert r.stderr.startswith("error: ") and "am" in r.stderr and "CHORUS_FONTS_DIR" in r.stderr
+
+
+def test_translations_approve_names_a_bad_language(tmp_path):
+    r = chorus("translations", "approve", "first-vote", "your-vote", "not a tag!", "--by", "Maria", env=_env(tmp_path))
+    assert r.returncode == 1 and r.stderr.startswith("error: ") and "BCP-47" in r.stderr
