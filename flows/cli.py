@@ -356,7 +356,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"  variants and captions: {Path(settings.store_url).resolve() / 'campaigns' / 'first-vote'}")
     print(f"  warehouse (DuckDB):    {settings.warehouse_path.resolve()}")
     print(f"  impact report (HTML):  {html.resolve()}")
-    print(f"  try: chorus query \"select platform, language, state, post_url from posts\"")
+    print("  try: chorus query \"select platform, language, state, post_url from posts\"")
     print(f"finished in {time.monotonic() - t0:.0f} s")
     return 1 if failed else 0
 

@@ -21,7 +21,7 @@ from campaign.settings import Settings
 from flows.runtime import Progress, Runtime, asset_prefix, no_progress
 from media.cues import Cue, from_json, read_subtitles, to_json, to_srt, to_vtt
 from media.render import RenderOptions, VariantJob, render_variants
-from media.translate import MACHINE, TRANSLATOR_FILE, Glossary, Translation, TranslationError, Translator, translate_cues
+from media.translate import MACHINE, Glossary, Translation, TranslationError, Translator, translate_cues
 from media.translate.files import read_translation
 from warehouse.records import upsert_asset, upsert_caption, upsert_variant
 

@@ -166,7 +166,7 @@ def render_html(report: Report) -> str:
     s = report.summary or {}
     flags = {bool(p.get("sandbox")) for p in report.posts}
     source = "sandbox+live" if flags == {True, False} else "sandbox" if flags == {True} else "live"
-    badge = (f'<span class="badge">sandbox: simulated figures</span>' if report.sandbox
+    badge = ('<span class="badge">sandbox: simulated figures</span>' if report.sandbox
              else '<span class="badge live">live</span>')
     parts = [f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
              f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import yaml
-
 from campaign.manifest import load_manifest, parse_manifest
 from campaign.plan import plan_posts, slot_times, variants_for
 from tests.conftest import EXAMPLE_DIR

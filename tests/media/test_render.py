@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from campaign.errors import MediaError
 from campaign.platforms import Platform, VideoFormat
@@ -14,7 +14,6 @@ from media import limits, loudness
 from media.caption_images import CaptionStyle, _font, layout_cue, text_kwargs
 from media.cues import Cue, Word
 from media.fonts import font_for
-from media.probe import probe
 from media.render import RenderOptions, VariantJob, render_variant, render_variants
 from media.safezones import safe_rect
 from tests.conftest import FFMPEG

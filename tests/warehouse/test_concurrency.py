@@ -3,7 +3,6 @@ the published read copy instead of failing; a pull while someone is querying wai
 pulls and reports running side by side never fail. Bounded: a few pulls, a few seconds."""
 from __future__ import annotations
 
-import datetime as dt
 import os
 import subprocess
 import sys
