@@ -12,6 +12,7 @@ from connectors.common import FakeClock
 from connectors.facebook import schedule_window_from_env
 from tests.connectors.fakes.facebook import FakeFacebook
 from tests.connectors.fakes.harness import Refs, Secrets, account, connect, content
+from tests.secret_scan import assert_no_secrets
 
 BASES = ("facebook", "rupload")
 
@@ -220,8 +221,7 @@ def test_no_token_in_logs_errors_or_refs(fake, acct, clock, tmp_path, caplog, ca
     out = capsys.readouterr()
     haystack = caplog.text + json.dumps(refs.saved) + " ".join(errors) + out.out + out.err
     assert errors
-    for token in fake.tokens.issued:
-        assert token not in haystack
+    assert_no_secrets(fake.tokens.issued, haystack, "logs, saved handles, errors or output")
 
 
 def test_account_check(fake, acct, clock, tmp_path):

@@ -12,6 +12,7 @@ from connectors.base import ConnectorError, ErrorKind
 from connectors.common import FakeClock
 from tests.connectors.fakes.harness import Refs, Secrets, account, connect, content
 from tests.connectors.fakes.linkedin import FakeLinkedIn
+from tests.secret_scan import assert_no_secrets
 
 BASES = ("linkedin", "linkedin_oauth")
 ORG = "5515715"
@@ -201,8 +202,8 @@ def test_no_token_in_logs_errors_or_refs(fake, acct, clock, tmp_path, caplog, ca
     out = capsys.readouterr()
     haystack = caplog.text + json.dumps(refs.saved) + " ".join(errors) + out.out + out.err
     assert errors and len(fake.tokens.issued) >= 3
-    for token in fake.tokens.issued + [secrets.data[acct.credentials]["client_secret"]]:
-        assert token not in haystack
+    assert_no_secrets(fake.tokens.issued + [secrets.data[acct.credentials]["client_secret"]], haystack,
+                      "logs, saved handles, errors or output")
 
 
 def test_account_check(fake, acct, clock, tmp_path):
