@@ -43,6 +43,7 @@ def _table(title: str, rows: Iterable[dict[str, Any]], columns: list[tuple[str, 
             v = r.get(key)
             cells.append(_num(v) if kind == "num" else _pct(v) if kind == "pct" else
                          (", ".join(map(str, v)) or "all") if isinstance(v, (list, tuple)) else
+                         ("yes" if v else "no") if isinstance(v, bool) else
                          "–" if v is None else str(v))
         t.add_row(*cells)
     return t
